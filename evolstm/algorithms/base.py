@@ -1,0 +1,68 @@
+"""The algorithm contract: ask/tell with all state inside the object, seeded once.
+
+Checkpoints never serialise an algorithm: a run keeps the fitness of every generation, and
+resuming rebuilds the algorithm from its options and seed and replays ask/tell with the
+recorded fitnesses. So an algorithm must be a deterministic function of (options, n_params,
+seed, the sequence of tells): draw every random number from the generators it was given
+(never from global state without restoring it), and never read the clock.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class NoOptions:
+    """For algorithms without options."""
+
+
+class Algorithm(ABC):
+    """Base of every algorithm. Subclasses set `name`, `Options`, and write ask/tell.
+
+    n_params: genome length it evolves (the recurrent part only when `fits_readout`);
+    seed: its only source of randomness; init_scale: standard deviation of the initial
+    genomes around 0.
+    """
+
+    name: ClassVar[str]
+    Options: ClassVar[type] = NoOptions
+    fits_readout: ClassVar[bool] = False  # Evolino: the task fits the readout
+
+    def __init__(self, options: Any, n_params: int, seed: int, init_scale: float) -> None:
+        self.options = options
+        self.n_params = n_params
+        self.seed = seed
+        self.init_scale = init_scale
+
+    @abstractmethod
+    def ask(self) -> np.ndarray:
+        """The next population to evaluate: (P, n_params) float64."""
+
+    @abstractmethod
+    def tell(self, genomes: np.ndarray, fitness: np.ndarray) -> dict[str, float]:
+        """Take the fitnesses (P,) of the genomes `ask` returned (fitness is minimised).
+
+        Returns algorithm-specific history columns (the same keys every generation).
+        """
+
+    def stop(self) -> str | None:
+        """A reason to stop early (the algorithm's own termination), or None."""
+        return None
+
+    def ridge(self) -> float | None:
+        """Readout penalty for Evolino-style algorithms (None: the readout is evolved)."""
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        """Facts worth recording in the summary (e.g. the final step size)."""
+        return {}
+
+
+def normal_genomes(rng: np.random.Generator, n: int, n_params: int, scale: float) -> np.ndarray:
+    """(n, n_params) genomes drawn from N(0, scale²)."""
+    return rng.normal(0.0, scale, size=(n, n_params))

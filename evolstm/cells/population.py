@@ -1,0 +1,201 @@
+"""`Population`: many cells of one topology and size, simulated together.
+
+Genomes are rows of a (P, n_params) array laid out as `evolstm.cells.layout` describes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from evolstm.cells import kernels
+from evolstm.cells.layout import Layout
+from evolstm.cells.topology import Topology
+from evolstm.cells.variants import resolve, variant_of
+from evolstm.errors import EvolstmError
+
+DTYPES = ("float64", "float32")
+
+
+@dataclasses.dataclass
+class Simulation:
+    """What `Population.run` returns.
+
+    outputs: (P, B, T + n_generate, O); hidden: (P, B, T + n_generate, H) or None;
+    state: (P, B, L, W) final state of every layer (``[h | c | previous gates]``).
+    """
+
+    outputs: np.ndarray
+    hidden: np.ndarray | None
+    state: np.ndarray
+
+
+class Population:
+    """P cells of one topology: ``Population("lstm", n_in=1, n_hidden=16, n_out=1)``.
+
+    `cell` is a variant name (`evolstm.cells.names()`), a topology dict or a `Topology`.
+    """
+
+    def __init__(
+        self,
+        cell: str | dict[str, Any] | Topology,
+        n_in: int,
+        n_hidden: int,
+        n_out: int,
+        layers: int = 1,
+        dtype: str = "float64",
+    ) -> None:
+        if str(np.dtype(dtype)) not in DTYPES:
+            raise EvolstmError(f"dtype: {dtype!r} is not one of {', '.join(DTYPES)}")
+        self.topology = resolve(cell)
+        self.variant = cell if isinstance(cell, str) else variant_of(self.topology)
+        self.layout = Layout(self.topology, n_in, n_hidden, n_out, layers)
+        self.dtype = np.dtype(dtype)
+        self.n_in, self.n_hidden, self.n_out, self.layers = n_in, n_hidden, n_out, layers
+        self._one = self.dtype.type(1.0)
+
+    def __repr__(self) -> str:
+        name = self.variant or "topology"
+        return (
+            f"Population({name!r}, n_in={self.n_in}, n_hidden={self.n_hidden}, "
+            f"n_out={self.n_out}, layers={self.layers}, dtype={str(self.dtype)!r})"
+        )
+
+    @property
+    def n_params(self) -> int:
+        """Genome length."""
+        return self.layout.n_params
+
+    @property
+    def n_recurrent(self) -> int:
+        """Length of the recurrent part of the genome (before the readout)."""
+        return self.layout.n_recurrent
+
+    @property
+    def state_width(self) -> int:
+        """W: per-layer state length, (2 + number of FGR gates)·H."""
+        return (2 + len(self.topology.recurrent_gates())) * self.n_hidden
+
+    def unflatten(self, genome: np.ndarray) -> dict[str, np.ndarray]:
+        """(n_params,) genome -> dict of arrays in the cell-file layout."""
+        return self.layout.unflatten(genome)
+
+    def flatten(self, arrays: dict[str, Any]) -> np.ndarray:
+        """Dict in the cell-file layout (numpy arrays or torch tensors) -> (n_params,) genome."""
+        return self.layout.flatten(
+            {name: np.asarray(_to_numpy(value)) for name, value in arrays.items()}, self.dtype
+        )
+
+    def initial_state(self, n_genomes: int, n_batch: int) -> np.ndarray:
+        """Zero state (P, B, L, W)."""
+        return np.zeros((n_genomes, n_batch, self.layers, self.state_width), self.dtype)
+
+    def predict(self, genomes: np.ndarray, x: np.ndarray, jobs: int = 1) -> np.ndarray:
+        """genomes (P, n_params), x (B, T, I) or (T, I) -> outputs (P, B, T, O)."""
+        return self.run(genomes, x, jobs=jobs).outputs
+
+    def states(self, genomes: np.ndarray, x: np.ndarray, jobs: int = 1) -> np.ndarray:
+        """genomes (P, n_params), x (B, T, I) or (T, I) -> last layer's h (P, B, T, H)."""
+        hidden = self.run(genomes, x, keep_hidden=True, jobs=jobs).hidden
+        assert hidden is not None
+        return hidden
+
+    def generate(
+        self, genomes: np.ndarray, x: np.ndarray, n_steps: int, jobs: int = 1
+    ) -> np.ndarray:
+        """Prime on x (B, T, I), then run n_steps closed-loop -> (P, B, n_steps, O)."""
+        t_prime = self._inputs(x).shape[1]
+        return self.run(genomes, x, n_generate=n_steps, jobs=jobs).outputs[:, :, t_prime:]
+
+    def run(
+        self,
+        genomes: np.ndarray,
+        x: np.ndarray,
+        n_generate: int = 0,
+        keep_hidden: bool = False,
+        state: np.ndarray | None = None,
+        jobs: int = 1,
+    ) -> Simulation:
+        """Simulate genomes (P, n_params) on inputs x (B, T, I).
+
+        The first T steps read x; then `n_generate` closed-loop steps read the previous
+        output (the first reads the output of step T). `state` (P, B, L, W) starts the run
+        (zeros when None). `jobs` threads share the population (-1: all cores); the result
+        does not depend on it.
+        """
+        genomes = self._genomes(genomes)
+        x = self._inputs(x)
+        if n_generate < 0:
+            raise EvolstmError(f"n_generate: must be >= 0, got {n_generate}")
+        if n_generate and self.n_in != self.n_out:
+            raise EvolstmError(
+                f"closed-loop generation needs n_in == n_out, got {self.n_in} and {self.n_out}"
+            )
+        n_pop, (n_batch, n_steps, _) = genomes.shape[0], x.shape
+        if state is None:
+            state = self.initial_state(n_pop, n_batch)
+        else:
+            expected = (n_pop, n_batch, self.layers, self.state_width)
+            if state.shape != expected:
+                raise EvolstmError(f"state: expected shape {expected}, got {state.shape}")
+            state = np.array(state, dtype=self.dtype, order="C", copy=True)
+        total = n_steps + n_generate
+        outputs = np.empty((n_pop, n_batch, total, self.n_out), self.dtype)
+        hidden = (
+            np.empty((n_pop, n_batch, total, self.n_hidden), self.dtype)
+            if keep_hidden
+            else np.empty((0, 0, 0, 0), self.dtype)
+        )
+        weights = kernels.kernel_genomes(genomes, self.layout)
+        spec = self.layout.kernel_spec
+
+        def work(chunk: slice) -> None:
+            kernels.simulate(
+                weights[chunk], spec.flags, spec.units, spec.layers, spec.readout, x,
+                n_generate, state[chunk], outputs[chunk],
+                hidden[chunk] if keep_hidden else hidden, self._one,
+            )
+
+        n_threads = min(_thread_count(jobs), n_pop)
+        if n_threads <= 1:
+            work(slice(0, n_pop))
+        else:
+            bounds = np.linspace(0, n_pop, n_threads + 1).astype(int)
+            chunks = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+            with ThreadPoolExecutor(n_threads) as pool:
+                list(pool.map(work, chunks))
+        return Simulation(outputs, hidden if keep_hidden else None, state)
+
+    def _genomes(self, genomes: np.ndarray) -> np.ndarray:
+        genomes = np.asarray(genomes)
+        if genomes.ndim == 1:
+            genomes = genomes[None]
+        if genomes.ndim != 2 or genomes.shape[1] != self.n_params:
+            raise EvolstmError(
+                f"genomes: expected shape (P, {self.n_params}), got {genomes.shape}"
+            )
+        return np.ascontiguousarray(genomes, dtype=self.dtype)
+
+    def _inputs(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        if x.ndim == 2:
+            x = x[None]
+        if x.ndim != 3 or x.shape[2] != self.n_in:
+            raise EvolstmError(f"x: expected shape (B, T, {self.n_in}), got {x.shape}")
+        return np.ascontiguousarray(x, dtype=self.dtype)
+
+
+def _thread_count(jobs: int) -> int:
+    if jobs == 0:
+        raise EvolstmError("jobs: must be a positive count or -1 (all cores)")
+    return (os.cpu_count() or 1) if jobs < 0 else jobs
+
+
+def _to_numpy(value: Any) -> Any:
+    """Torch tensors (detached, on the CPU) and array-likes -> numpy."""
+    detach = getattr(value, "detach", None)
+    return detach().cpu().numpy() if detach is not None else value
