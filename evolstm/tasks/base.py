@@ -57,9 +57,17 @@ class Task(ABC):
     def test(self, cell: Cell) -> dict[str, float]:
         """Metrics of one cell on the held-out test data; includes `self.metric`."""
 
-    def solved(self, test: dict[str, float]) -> bool | None:
-        """Whether test metrics meet the task's success criterion (None: it has none)."""
-        return None
+    has_criterion: ClassVar[bool] = False  # the task has a success criterion
+
+    def solves(self, population: Population, genomes: np.ndarray) -> np.ndarray:
+        """The success criterion for genomes (k, n_params) -> (k,) bool.
+
+        The run loop calls it on the best genome of each generation (genomes as `fitness`
+        returned them, readout included) and stops the search at the first True. It may be
+        costly (the double pole's 100,000-step check); only tasks with `has_criterion` are
+        asked.
+        """
+        raise NotImplementedError(f"task {self.name} has no success criterion")
 
     def plot(self, cell: Cell, ax: Any) -> None:
         """Draw what the cell does on this task into a matplotlib Axes."""
