@@ -9,7 +9,11 @@ from evolstm.cells import Population
 from evolstm.cells.cell import Cell
 from evolstm.cells.cellfile import load, save
 from evolstm.errors import EvolstmError
+from evolstm.runs import resume, search
 
 __version__ = "0.1.0"
 
-__all__ = ["Cell", "EvolstmError", "Population", "algorithms", "cells", "load", "save", "tasks"]
+__all__ = [
+    "Cell", "EvolstmError", "Population", "algorithms", "cells", "load", "resume", "save",
+    "search", "tasks",
+]

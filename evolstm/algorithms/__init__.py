@@ -6,11 +6,21 @@ A new algorithm is one file with an `Algorithm` subclass plus one line in `ALGOR
 from __future__ import annotations
 
 from evolstm.algorithms.base import Algorithm
+from evolstm.algorithms.cmaes import CMAES
+from evolstm.algorithms.cosyne import CoSyNE
+from evolstm.algorithms.esp import ESP
+from evolstm.algorithms.evolino import Evolino
+from evolstm.algorithms.ga import GA
 from evolstm.registry import Registry
 
 ALGORITHMS: Registry[Algorithm] = Registry(
     "algorithm",
     [
+        CMAES,
+        ESP,
+        Evolino,
+        CoSyNE,
+        GA,
     ],
 )
 names, get = ALGORITHMS.names, ALGORITHMS.get

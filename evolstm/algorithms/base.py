@@ -15,6 +15,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from evolstm.cells.layout import Layout
+
 
 @dataclasses.dataclass(frozen=True)
 class NoOptions:
@@ -38,6 +40,13 @@ class Algorithm(ABC):
         self.n_params = n_params
         self.seed = seed
         self.init_scale = init_scale
+
+    def bind(self, layout: Layout) -> None:
+        """Learn the genome's structure before the first ask (ESP groups weights by neuron).
+
+        The default ignores it. With `fits_readout`, the genome evolved is the recurrent
+        part, ``layout.n_recurrent`` long.
+        """
 
     @abstractmethod
     def ask(self) -> np.ndarray:

@@ -1,0 +1,99 @@
+"""CMA-ES through pycma (Hansen's `cma` package), with optional sep-CMA and IPOP restarts.
+
+pycma draws from NumPy's global random state; this wrapper gives it its own: the state is
+swapped in around every pycma call, so the search depends on its seed alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from typing import Any
+
+import cma
+import numpy as np
+
+from evolstm.algorithms.base import Algorithm
+
+
+@dataclasses.dataclass(frozen=True)
+class CMAESOptions:
+    """population: lambda (0: pycma's default 4 + 3 ln n); sigma0: initial step size;
+    sep: diagonal covariance (sep-CMA, linear cost in n); restarts: IPOP restarts, each
+    doubling the population; tolfun, tolx: pycma's termination tolerances."""
+
+    population: int = 0
+    sigma0: float = 0.5
+    sep: bool = False
+    restarts: int = 0
+    tolfun: float = 1e-11
+    tolx: float = 1e-11
+
+    def validate(self) -> None:
+        if self.population < 0 or self.population == 1:
+            raise ValueError("population: must be 0 (default) or >= 2")
+        if self.sigma0 <= 0:
+            raise ValueError("sigma0: must be > 0")
+        if self.restarts < 0:
+            raise ValueError("restarts: must be >= 0")
+
+
+class CMAES(Algorithm):
+    """CMA-ES (Hansen & Ostermeier 2001) from pycma; x0 ~ N(0, init_scale²)."""
+
+    name = "cmaes"
+    Options = CMAESOptions
+
+    def __init__(self, options: CMAESOptions, n_params: int, seed: int, init_scale: float):
+        super().__init__(options, n_params, seed, init_scale)
+        self._rng = np.random.default_rng(seed)
+        self._x0 = self._rng.normal(0.0, init_scale, n_params)
+        self._restart = 0
+        self._popsize = options.population or 4 + int(3 * np.log(n_params))
+        self._start()
+
+    def _start(self) -> None:
+        seed = int(self._rng.integers(1, 2**31 - 1))
+        self._np_state = np.random.RandomState(seed).get_state()
+        opts: dict[str, Any] = {
+            "seed": seed,
+            "popsize": self._popsize,
+            "CMA_diagonal": self.options.sep,
+            "verbose": -9,
+            "verb_log": 0,
+            "verb_disp": 0,
+            "tolfun": self.options.tolfun,
+            "tolx": self.options.tolx,
+        }
+        self._es = self._pycma(cma.CMAEvolutionStrategy, self._x0, self.options.sigma0, opts)
+
+    def _pycma(self, method: Any, *args: Any) -> Any:
+        saved = np.random.get_state()
+        np.random.set_state(self._np_state)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return method(*args)
+        finally:
+            self._np_state = np.random.get_state()
+            np.random.set_state(saved)
+
+    def ask(self) -> np.ndarray:
+        if self._es.stop() and self._restart < self.options.restarts:
+            self._restart += 1
+            self._popsize *= 2
+            self._start()
+        return np.array(self._pycma(self._es.ask), dtype=np.float64)
+
+    def tell(self, genomes: np.ndarray, fitness: np.ndarray) -> dict[str, float]:
+        self._pycma(self._es.tell, list(genomes), [float(f) for f in fitness])
+        return {"sigma": float(self._es.sigma), "restart": float(self._restart)}
+
+    def stop(self) -> str | None:
+        if self._restart < self.options.restarts:
+            return None
+        reasons = self._es.stop()
+        return ", ".join(f"{key}={value}" for key, value in reasons.items()) or None
+
+    def describe(self) -> dict[str, Any]:
+        return {"sigma": float(self._es.sigma), "restarts_used": self._restart}

@@ -1,0 +1,197 @@
+"""The ``evolstm`` command line: search, resume, eval, predict, plot, list.
+
+Exit status: 0 on success, 2 for a usage, config or input error (one line on stderr),
+1 for a failure at run time, 130 when interrupted (the run can be resumed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from evolstm.errors import EvolstmError
+
+BACKENDS = ("loky", "threading", "dask", "sequential")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="evolstm", description="Neuroevolution of LSTM cells.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    search = commands.add_parser("search", help="run a search from a TOML config")
+    search.add_argument("config", type=Path)
+    search.add_argument("--out", type=Path, help="run directory (default results/<stem>-<time>)")
+    search.add_argument("--seed", type=int)
+    search.add_argument("--jobs", type=int, help="workers (-1: all cores)")
+    search.add_argument("--backend", choices=BACKENDS)
+    search.add_argument("--scheduler", help="Dask scheduler address (backend dask)")
+    search.add_argument("--generations", type=int)
+    search.add_argument("--quiet", action="store_true")
+
+    resume = commands.add_parser("resume", help="continue a stopped or finished search")
+    resume.add_argument("run_dir", type=Path)
+    resume.add_argument("--generations", type=int, help="new total number of generations")
+    resume.add_argument("--jobs", type=int)
+    resume.add_argument("--backend", choices=BACKENDS)
+    resume.add_argument("--quiet", action="store_true")
+
+    evaluate = commands.add_parser("eval", help="score a cell on its task or on data")
+    evaluate.add_argument("cell", type=Path, help="CELL.npz or RUN_DIR")
+    source = evaluate.add_mutually_exclusive_group()
+    source.add_argument("--task")
+    source.add_argument("--data", type=Path, help="CSV: inputs then targets, or a series")
+    evaluate.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                          help="task option (with or without --task)")
+    evaluate.add_argument("--json", action="store_true")
+
+    predict = commands.add_parser("predict", help="run a cell over a CSV of inputs")
+    predict.add_argument("cell", type=Path, help="CELL.npz or RUN_DIR")
+    predict.add_argument("--data", type=Path, required=True)
+    predict.add_argument("--generate", type=int, default=0, metavar="N")
+    predict.add_argument("--out", type=Path)
+
+    plot = commands.add_parser("plot", help="plot run directories")
+    plot.add_argument("run_dirs", type=Path, nargs="+")
+    plot.add_argument("--out", type=Path)
+
+    listing = commands.add_parser("list", help="list cells, tasks or algorithms")
+    listing.add_argument("what", nargs="?", choices=("cells", "tasks", "algorithms"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except EvolstmError as error:
+        print(f"evolstm: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("evolstm: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 - one line, not a traceback
+        if os.environ.get("EVOLSTM_DEBUG"):
+            raise
+        print(f"evolstm: failed: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+
+
+def _search(args: argparse.Namespace) -> int:
+    from evolstm import runs
+
+    if args.generations is not None and args.generations < 0:
+        raise EvolstmError("--generations: must be >= 0")
+    try:
+        run = runs.search(args.config, seed=args.seed, jobs=args.jobs, backend=args.backend,
+                          scheduler=args.scheduler, generations=args.generations,
+                          out=args.out, quiet=args.quiet)
+    except runs.Interrupted as stop:
+        print(f"evolstm: {stop}", file=sys.stderr)
+        return 130
+    _report(run, args.quiet)
+    return 0
+
+
+def _resume(args: argparse.Namespace) -> int:
+    from evolstm import runs
+
+    try:
+        run = runs.resume(args.run_dir, args.generations, quiet=args.quiet, jobs=args.jobs,
+                          backend=args.backend)
+    except runs.Interrupted as stop:
+        print(f"evolstm: {stop}", file=sys.stderr)
+        return 130
+    _report(run, args.quiet)
+    return 0
+
+
+def _report(run: Any, quiet: bool) -> None:
+    summary = run.summary
+    if quiet:
+        print(run.run_dir)
+        return
+    test = ", ".join(f"{k}={_fmt(v)}" for k, v in summary["test"].items())
+    print(f"run: {run.run_dir}")
+    print(f"stopped: {summary['stopped']} after {summary['generations']} generations, "
+          f"{summary['evaluations']} evaluations, {summary['wall_s']:.1f} s")
+    print(f"best fitness: {_fmt(summary['best_fitness'])}; test ({summary['task']}): {test}")
+    if summary["solved"] is not None:
+        print(f"solved: {summary['solved']}")
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from evolstm.runs import evaluate
+
+    cell, run_dir = evaluate.open_cell(args.cell)
+    if args.data is not None:
+        if args.set:
+            raise EvolstmError("--set applies to a task, not to --data")
+        result: dict[str, Any] = {"data": str(args.data), **evaluate.score_csv(cell, args.data)}
+    else:
+        task = evaluate.task_for(cell, run_dir, args.task, args.set)
+        result = {"task": task.name, "test": task.test(cell)}
+        if task.has_criterion:
+            result["solved"] = bool(task.solves(cell.population, cell.genome[None])[0])
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in (result.get("test") or result).items():
+            print(f"{key}: {_fmt(value)}")
+        if "solved" in result:
+            print(f"solved: {result['solved']}")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from evolstm.runs import evaluate
+
+    if args.generate < 0:
+        raise EvolstmError("--generate: must be >= 0")
+    cell, _ = evaluate.open_cell(args.cell)
+    header, outputs = evaluate.predict_csv(cell, args.data, args.generate)
+    evaluate.write_csv(args.out, header, outputs)
+    return 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from evolstm.plot import plot_runs
+
+    out = args.out or args.run_dirs[0] / "plot.png"
+    print(plot_runs(args.run_dirs, out))
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from evolstm import algorithms, cells, tasks
+
+    groups = {"cells": cells.names(), "tasks": tasks.names(), "algorithms": algorithms.names()}
+    for what, names in groups.items():
+        if args.what in (None, what):
+            print(f"{what}: {' '.join(names)}")
+    return 0
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+_COMMANDS = {
+    "search": _search,
+    "resume": _resume,
+    "eval": _eval,
+    "predict": _predict,
+    "plot": _plot,
+    "list": _list,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""Parallel evaluation of a population: chunks of genomes to joblib workers or Dask.
+
+Every genome is scored by the same kernel code whatever chunk it lands in (a task's fitness
+of a genome does not depend on the other genomes), so the fitnesses are identical on every
+backend and worker count. Evolino's readout is fitted inside the worker that simulated the
+genome: hidden states never cross a process boundary, only genomes and fitnesses do.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import ExitStack
+from typing import Any
+
+import joblib
+import numpy as np
+
+from evolstm.cells import Population
+from evolstm.errors import EvolstmError
+from evolstm.tasks import Task
+
+
+def _score(task: Task, population: Population, genomes: np.ndarray, ridge: float | None):
+    """Worker entry point (module level, so every backend can import it)."""
+    return task.fitness(population, genomes, ridge)
+
+
+class Evaluator:
+    """Scores populations with `task` on a persistent pool of `jobs` workers.
+
+    backend: ``sequential`` (in process), ``threading`` (the kernels release the GIL),
+    ``loky`` (processes) or ``dask`` (a Dask cluster: `scheduler` is its address, or empty
+    for a local cluster of `jobs` worker processes). Use as a context manager.
+    """
+
+    def __init__(
+        self,
+        task: Task,
+        population: Population,
+        backend: str = "sequential",
+        jobs: int = 1,
+        scheduler: str = "",
+    ) -> None:
+        self.task = task
+        self.population = population
+        self.backend = backend
+        self.jobs = jobs
+        self.scheduler = scheduler
+        self._stack = ExitStack()
+        self._parallel: joblib.Parallel | None = None
+        self.n_workers = 1
+
+    def __enter__(self) -> Evaluator:
+        if self.backend == "sequential":
+            return self
+        if self.backend == "dask":
+            self.n_workers = self._start_dask()
+            self._stack.enter_context(joblib.parallel_config(backend="dask"))
+            self._parallel = self._stack.enter_context(joblib.Parallel(n_jobs=-1))
+            return self
+        self.n_workers = (os.cpu_count() or 1) if self.jobs < 0 else self.jobs
+        self._parallel = self._stack.enter_context(
+            joblib.Parallel(n_jobs=self.n_workers, backend=self.backend)
+        )
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stack.close()
+        self._parallel = None
+
+    def __call__(
+        self, genomes: np.ndarray, ridge: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """genomes (P, n_params) -> (fitness (P,), genomes as scored, readouts fitted)."""
+        if self._parallel is None or self.n_workers <= 1 or len(genomes) < 2:
+            return _score(self.task, self.population, genomes, ridge)
+        bounds = np.linspace(0, len(genomes), min(self.n_workers, len(genomes)) + 1)
+        chunks = [genomes[a:b] for a, b in zip(bounds[:-1].astype(int), bounds[1:].astype(int))]
+        results = self._parallel(
+            joblib.delayed(_score)(self.task, self.population, chunk, ridge) for chunk in chunks
+        )
+        fitness = np.concatenate([r[0] for r in results])
+        scored = np.concatenate([r[1] for r in results])
+        return fitness, scored
+
+    def _start_dask(self) -> int:
+        try:
+            from dask.distributed import Client, LocalCluster
+        except ImportError:
+            raise EvolstmError(
+                "backend dask needs dask and distributed: pip install 'evolstm[dask]'"
+            ) from None
+        if self.scheduler:
+            try:
+                client = Client(self.scheduler, timeout="10s")
+            except OSError as error:
+                raise EvolstmError(
+                    f"--scheduler {self.scheduler}: cannot connect ({error})"
+                ) from None
+        else:
+            n_workers = (os.cpu_count() or 1) if self.jobs < 0 else self.jobs
+            cluster = LocalCluster(
+                n_workers=n_workers, threads_per_worker=1, processes=True,
+                dashboard_address=None,
+            )
+            self._stack.callback(cluster.close)
+            client = Client(cluster)
+        self._stack.callback(client.close)
+        return max(1, sum(client.nthreads().values()))
