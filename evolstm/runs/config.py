@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import sys
+import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,10 +21,6 @@ from evolstm import algorithms, options, tasks
 from evolstm.cells.variants import resolve
 from evolstm.errors import ConfigError, EvolstmError
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 BACKENDS = ("loky", "threading", "sequential", "dask")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,6 @@ from evolstm.runs import rundir
 from evolstm.runs.search import seeds
 from evolstm.tasks import Task
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 
 def open_cell(path: Path) -> tuple[Cell, Path | None]:

@@ -208,8 +208,7 @@ class Search:
             "generation": state.generations,
             "evaluations": state.evaluations,
             "best": float(fitness.min()),
-            "mean": float(fitness.mean()),
-            "std": float(fitness.std()),
+            **_mean_std(fitness),
             "worst": float(fitness.max()),
             "elapsed_s": round(state.elapsed_s, 3),
             "best_so_far": state.best_fitness,
@@ -267,3 +266,11 @@ class Search:
         if not self.quiet and not kernels.simulate.signatures:
             print("evolstm: loading the Numba kernels (the first use on a machine compiles "
                   "them, ~20 s; cached afterwards)", file=sys.stderr)
+
+
+def _mean_std(values: np.ndarray) -> dict[str, float]:
+    """Mean and population std by exactly rounded sums (NumPy's SIMD reductions can differ
+    in the last bit with memory alignment, which would make equal runs' histories differ)."""
+    mean = math.fsum(values) / len(values)
+    variance = math.fsum((float(v) - mean) ** 2 for v in values) / len(values)
+    return {"mean": mean, "std": math.sqrt(variance)}

@@ -1,0 +1,151 @@
+"""Runs: identical results on every backend, exact resume after a stop, a SIGKILL or Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from runs_support import history_without_time, same_best, write_config
+
+import evolstm
+from evolstm.errors import RunDirError
+
+EVOLSTM = [sys.executable, "-m", "evolstm.cli"]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """An uninterrupted, sequential run of 10 generations."""
+    directory = tmp_path_factory.mktemp("reference")
+    config = write_config(directory, generations=10)
+    run = evolstm.search(config, out=directory / "run")
+    return config, run.run_dir
+
+
+def test_run_directory_holds_the_contract_files(reference):
+    _, run_dir = reference
+    for name in ("config.toml", "history.csv", "checkpoint/state.npz", "best.npz",
+                 "summary.json"):
+        assert (run_dir / name).exists(), name
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert {"task", "test", "evaluations", "generations", "wall_s", "solved"} <= set(summary)
+    assert summary["generations"] == 10 and summary["evaluations"] == 80
+    assert summary["solved"] is None  # MSO has no success criterion
+    header = history_without_time(run_dir)[0]
+    assert header[:6] == ["generation", "evaluations", "best", "mean", "std", "worst"]
+    cell = evolstm.load(run_dir / "best.npz")
+    assert cell.info["fitness"] == summary["best_fitness"]
+
+
+@pytest.mark.parametrize(("backend", "jobs"), [("threading", 2), ("loky", 2), ("dask", 2)])
+def test_every_backend_gives_the_same_run(reference, tmp_path, backend, jobs):
+    config, expected = reference
+    run = evolstm.search(config, backend=backend, jobs=jobs, out=tmp_path / "run")
+    assert history_without_time(run.run_dir) == history_without_time(expected)
+    assert same_best(run.run_dir, expected)
+
+
+def test_a_dask_cluster_on_loopback_gives_the_same_run(reference, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    config, expected = reference
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+        dashboard_address=None,
+    ) as cluster:
+        run = evolstm.search(config, backend="dask", scheduler=cluster.scheduler_address,
+                             out=tmp_path / "run")
+    assert history_without_time(run.run_dir) == history_without_time(expected)
+    assert same_best(run.run_dir, expected)
+
+
+def test_stop_then_resume_equals_an_uninterrupted_run(reference, tmp_path):
+    config, expected = reference
+    evolstm.search(config, generations=4, out=tmp_path / "run")
+    run = evolstm.resume(tmp_path / "run", generations=10)
+    assert history_without_time(run.run_dir) == history_without_time(expected)
+    assert same_best(run.run_dir, expected)
+
+
+def _wait_for_generations(run_dir, count, process, limit_s=120.0):
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        history = run_dir / "history.csv"
+        if history.exists() and len(history.read_text().splitlines()) > count:
+            return
+        if process.poll() is not None:
+            pytest.fail(f"search ended early with status {process.returncode}")
+        time.sleep(0.05)
+    pytest.fail("search did not progress")
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGKILL, signal.SIGINT])
+def test_killed_run_resumes_to_the_same_result(tmp_path, stop_signal):
+    config = write_config(tmp_path, generations=60)
+    expected = evolstm.search(config, out=tmp_path / "expected").run_dir
+    run_dir = tmp_path / "killed"
+    process = subprocess.Popen([*EVOLSTM, "search", str(config), "--out", str(run_dir),
+                                "--quiet"], stderr=subprocess.PIPE, text=True)
+    _wait_for_generations(run_dir, 5, process)
+    process.send_signal(stop_signal)
+    _, stderr = process.communicate(timeout=60)
+    if process.returncode == 0:
+        pytest.skip("the search finished before the signal arrived")
+    if stop_signal == signal.SIGINT:
+        assert process.returncode == 130 and "evolstm resume" in stderr
+    result = subprocess.run([*EVOLSTM, "resume", str(run_dir), "--quiet"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert history_without_time(run_dir) == history_without_time(expected)
+    assert same_best(run_dir, expected)
+
+
+def test_resume_refuses_a_run_whose_replay_diverges(reference, tmp_path):
+    config, _ = reference
+    run_dir = evolstm.search(config, generations=3, out=tmp_path / "run").run_dir
+    text = (run_dir / "config.toml").read_text().replace("sigma0 = 0.3", "sigma0 = 0.4")
+    (run_dir / "config.toml").write_text(text)
+    with pytest.raises(RunDirError, match="did not reproduce"):
+        evolstm.resume(run_dir, generations=5)
+
+
+def test_resume_of_a_truncated_checkpoint_is_a_clear_error(reference, tmp_path):
+    config, _ = reference
+    run_dir = evolstm.search(config, generations=2, out=tmp_path / "run").run_dir
+    state = run_dir / "checkpoint" / "state.npz"
+    state.write_bytes(state.read_bytes()[:100])
+    with pytest.raises(RunDirError, match="unreadable checkpoint"):
+        evolstm.resume(run_dir)
+
+
+def test_same_seed_same_run_and_other_seed_other_run(reference, tmp_path):
+    config, expected = reference
+    again = evolstm.search(config, out=tmp_path / "again").run_dir
+    other = evolstm.search(config, seed=4, out=tmp_path / "other").run_dir
+    assert history_without_time(again) == history_without_time(expected)
+    assert history_without_time(other) != history_without_time(expected)
+
+
+def test_interrupted_runs_keep_their_files(reference, tmp_path, monkeypatch):
+    """A Ctrl-C inside the loop leaves a resumable run and raises `Interrupted`."""
+    config, _ = reference
+    from evolstm.runs import evaluator
+
+    calls = {"n": 0}
+    real = evaluator._score
+
+    def interrupt_on_third(*args):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(evaluator, "_score", interrupt_on_third)
+    with pytest.raises(evolstm.runs.Interrupted):
+        evolstm.search(config, out=tmp_path / "run")
+    assert (tmp_path / "run" / "checkpoint" / "state.npz").exists()
+    assert os.path.getsize(tmp_path / "run" / "best.npz") > 0
