@@ -47,7 +47,7 @@ def plot_runs(run_dirs: list[Path], out: Path) -> Path:
     history_ax.set_title("search history")
     history_ax.legend(fontsize="small")
     history_ax.grid(alpha=0.3)
-    for ax, path in zip(axes[1:, 0], shown):
+    for ax, path in zip(axes[1:, 0], shown, strict=True):
         cell, run_dir = open_cell(path)
         task_for(cell, run_dir).plot(cell, ax)
         ax.set_title(f"{path.name}: best cell on its task", fontsize="medium")

@@ -41,7 +41,7 @@ class Algorithm(ABC):
         self.seed = seed
         self.init_scale = init_scale
 
-    def bind(self, layout: Layout) -> None:
+    def bind(self, layout: Layout) -> None:  # noqa: B027 - an optional hook
         """Learn the genome's structure before the first ask (ESP groups weights by neuron).
 
         The default ignores it. With `fits_readout`, the genome evolved is the recurrent

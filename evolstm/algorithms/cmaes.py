@@ -68,15 +68,15 @@ class CMAES(Algorithm):
         self._es = self._pycma(cma.CMAEvolutionStrategy, self._x0, self.options.sigma0, opts)
 
     def _pycma(self, method: Any, *args: Any) -> Any:
-        saved = np.random.get_state()
-        np.random.set_state(self._np_state)
+        saved = np.random.get_state()  # noqa: NPY002 - pycma's global state
+        np.random.set_state(self._np_state)  # noqa: NPY002
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 return method(*args)
         finally:
-            self._np_state = np.random.get_state()
-            np.random.set_state(saved)
+            self._np_state = np.random.get_state()  # noqa: NPY002
+            np.random.set_state(saved)  # noqa: NPY002
 
     def ask(self) -> np.ndarray:
         if self._es.stop() and self._restart < self.options.restarts:

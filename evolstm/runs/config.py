@@ -21,7 +21,6 @@ from evolstm import algorithms, options, tasks
 from evolstm.cells.variants import resolve
 from evolstm.errors import ConfigError, EvolstmError
 
-
 BACKENDS = ("loky", "threading", "sequential", "dask")
 
 

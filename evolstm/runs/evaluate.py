@@ -20,7 +20,6 @@ from evolstm.runs.search import seeds
 from evolstm.tasks import Task
 
 
-
 def open_cell(path: Path) -> tuple[Cell, Path | None]:
     """A cell file, or a run directory's best.npz -> (cell, run directory or None)."""
     if path.is_dir():
@@ -52,7 +51,8 @@ def task_for(
         if not recorded:
             raise EvolstmError("this cell file records no task; name one with --task")
         name = recorded["name"]
-    table = {k: v for k, v in recorded.items() if k != "name"} if recorded.get("name") == name else {}
+    same_task = recorded.get("name") == name
+    table = {k: v for k, v in recorded.items() if k != "name"} if same_task else {}
     for item in sets or []:
         key, sep, value = item.partition("=")
         if not sep or not key:

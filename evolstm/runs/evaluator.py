@@ -74,8 +74,8 @@ class Evaluator:
         """genomes (P, n_params) -> (fitness (P,), genomes as scored, readouts fitted)."""
         if self._parallel is None or self.n_workers <= 1 or len(genomes) < 2:
             return _score(self.task, self.population, genomes, ridge)
-        bounds = np.linspace(0, len(genomes), min(self.n_workers, len(genomes)) + 1)
-        chunks = [genomes[a:b] for a, b in zip(bounds[:-1].astype(int), bounds[1:].astype(int))]
+        bounds = np.linspace(0, len(genomes), min(self.n_workers, len(genomes)) + 1).astype(int)
+        chunks = [genomes[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
         results = self._parallel(
             joblib.delayed(_score)(self.task, self.population, chunk, ridge) for chunk in chunks
         )

@@ -18,8 +18,7 @@ import numpy as np
 
 from evolstm import algorithms, tasks
 from evolstm.algorithms import Algorithm
-from evolstm.cells import Population
-from evolstm.cells import kernels
+from evolstm.cells import Population, kernels
 from evolstm.cells.cell import Cell
 from evolstm.cells.cellfile import save as save_cell
 from evolstm.errors import RunDirError
