@@ -33,7 +33,7 @@ def save(cell: Cell, path: str | os.PathLike[str]) -> Path:
         meta["variant"] = variant
     else:
         meta["topology"] = population.topology.to_dict()
-    meta.update({name: getattr(population, name) for name in _SIZES})
+    meta.update({name: int(getattr(population, name)) for name in _SIZES})  # numpy ints too
     meta["dtype"] = str(population.dtype)
     if cell.info:
         meta["info"] = cell.info
@@ -49,16 +49,8 @@ def load(path: str | os.PathLike[str]) -> Cell:
     path = Path(path)
     if not path.is_file():
         raise CellFileError(f"{path}: no such cell file")
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
-    except (zipfile.BadZipFile, EOFError, OSError) as error:
-        raise CellFileError(f"{path}: not a readable .npz cell file ({error})") from None
-    except ValueError as error:
-        raise CellFileError(f"{path}: contains an object array, refused ({error})") from None
-    except Exception as error:  # noqa: BLE001 - a corrupt member can fail in many ways
-        raise CellFileError(f"{path}: corrupt .npz ({type(error).__name__}: {error})") from None
-    if not isinstance(arrays, dict) or "meta" not in arrays:
+    arrays = _read_arrays(path)
+    if "meta" not in arrays:
         raise CellFileError(f"{path}: no 'meta' entry; not an evolstm cell file")
     meta = _meta(path, arrays.pop("meta"))
     try:
@@ -73,6 +65,31 @@ def load(path: str | os.PathLike[str]) -> Cell:
     except EvolstmError as error:
         raise CellFileError(f"{path}: {error}") from None
     return Cell(population, genome, meta.get("info"))
+
+
+def _read_arrays(path: Path) -> dict[str, np.ndarray]:
+    """Every array of the .npz at `path`, read without unpickling anything."""
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (zipfile.BadZipFile, EOFError, OSError) as error:
+        raise CellFileError(f"{path}: not a readable .npz cell file ({error})") from None
+    except ValueError:  # np.load falls back to unpickling what is neither .npz nor .npy
+        raise CellFileError(
+            f"{path}: not an .npz file (pickled data or another format), refused"
+        ) from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise CellFileError(f"{path}: a single .npy array, not an .npz cell file")
+    name = ""
+    try:
+        with archive:
+            arrays = {}
+            for name in archive.files:
+                arrays[name] = archive[name]
+            return arrays
+    except ValueError as error:  # object arrays (they would need unpickling), bad headers
+        raise CellFileError(f"{path}: array {name!r} refused: {error}") from None
+    except Exception as error:  # noqa: BLE001 - a corrupt member can fail in many ways
+        raise CellFileError(f"{path}: corrupt .npz ({type(error).__name__}: {error})") from None
 
 
 def _meta(path: Path, raw: np.ndarray) -> dict[str, Any]:
@@ -91,6 +108,10 @@ def _meta(path: Path, raw: np.ndarray) -> dict[str, Any]:
         )
     if ("variant" in meta) == ("topology" in meta):
         raise CellFileError(f"{path}: 'meta' must hold exactly one of 'variant', 'topology'")
+    if not isinstance(meta.get("variant", ""), str):
+        raise CellFileError(f"{path}: 'meta.variant' must be a variant name (a string)")
+    if not isinstance(meta.get("info", {}), dict):
+        raise CellFileError(f"{path}: 'meta.info' must be a JSON object")
     for name in _SIZES:
         value = meta.get(name)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:

@@ -28,7 +28,7 @@ from functools import cached_property
 
 import numpy as np
 
-from evolstm.cells.topology import H_MODES, LSTM_UNITS, GRU_UNITS, X_MODES, Topology
+from evolstm.cells.topology import GRU_UNITS, H_MODES, LSTM_UNITS, X_MODES, Topology
 from evolstm.errors import EvolstmError
 
 # Indices into the per-layer row of `KernelSpec.layers` (int64 table read by the kernels).

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from evolstm.cells import kernels
+from evolstm.cells import fast_kernels, kernels
 from evolstm.cells.layout import Layout
 from evolstm.cells.topology import Topology
 from evolstm.cells.variants import resolve, variant_of
@@ -152,8 +152,13 @@ class Population:
         )
         weights = kernels.kernel_genomes(genomes, self.layout)
         spec = self.layout.kernel_spec
+        fast = fast_kernels.plan(self.layout, self.dtype)  # from topology, H, dtype only
 
         def work(chunk: slice) -> None:
+            if fast is not None:
+                fast.simulate(weights[chunk], x, n_generate, state[chunk], outputs[chunk],
+                              hidden[chunk] if keep_hidden else hidden)
+                return
             kernels.simulate(
                 weights[chunk], spec.flags, spec.units, spec.layers, spec.readout, x,
                 n_generate, state[chunk], outputs[chunk],

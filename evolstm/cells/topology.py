@@ -169,7 +169,7 @@ class Topology:
             if getattr(self, name) not in ACTIVATIONS:
                 raise EvolstmError(f"{name}: {getattr(self, name)!r} is not tanh or identity")
         if self.coupled and not (self.input_gate and self.forget_gate):
-            raise EvolstmError("coupled: a coupled forget gate needs the input gate")
+            raise EvolstmError("coupled: f = 1 - i needs input_gate and forget_gate true")
         valid_units = LSTM_UNITS if self.family == "lstm" else GRU_UNITS
         for field_name, modes, allowed in (
             ("x_modes", self.x_modes, X_MODES),

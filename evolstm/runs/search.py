@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from evolstm import algorithms, tasks
 from evolstm.algorithms import Algorithm
@@ -111,6 +112,12 @@ class Search:
 
     # -- the loop -------------------------------------------------------------------------
     def _loop(self, resume_from: ckpt.Checkpoint | None) -> Run:
+        # BLAS threads only slow the small solves of a search (pycma's eigendecomposition,
+        # Evolino's least squares); the parallelism is the evaluator's.
+        with threadpool_limits(1, user_api="blas"):
+            return self._run(resume_from)
+
+    def _run(self, resume_from: ckpt.Checkpoint | None) -> Run:
         config, task, algorithm = self.config, self.task, self.algorithm
         ridge = algorithm.ridge()
         state = resume_from or ckpt.Checkpoint(

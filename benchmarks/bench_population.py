@@ -1,0 +1,268 @@
+"""Population LSTM evaluation: evolstm's kernels against PyTorch, NumPy and JAX.
+
+Workload (../shared/PERFORMANCE.md): P genomes, each an ``nn.LSTM`` cell (I=1, hidden H,
+weights N(0, 0.5²)) with a linear readout H→1; the same B sequences of T steps (N(0, 1)) go
+to every genome. Rate: M genome-steps/s = P·B·T / s / 1e6, median of --repeat interleaved
+timings after a warm-up (compile time reported apart). "+h": hidden states are returned
+too (Evolino mode). Slow implementations (the torch loop, evolstm's reference kernel) run
+on a subset of the genomes (rate per genome-step is what is compared). Every peer's
+outputs are checked against evolstm's over the first 100 steps (the systems are chaotic).
+
+Usage: python benchmarks/bench_population.py [--quick] [--repeat N]
+"""
+
+from __future__ import annotations
+
+import os
+
+for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ.setdefault(_name, "2")
+os.environ.setdefault(
+    "XLA_FLAGS", "--xla_cpu_multi_thread_eigen=true intra_op_parallelism_threads=2"
+)
+
+import argparse  # noqa: E402
+import time  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from evolstm.cells import kernels  # noqa: E402
+from evolstm.cells.population import Population  # noqa: E402
+
+jax.config.update("jax_enable_x64", True)
+torch.set_num_threads(2)
+THREADS = 2
+GRID = ((256, 4, 1000, 1), (256, 16, 1000, 1), (64, 64, 1000, 1), (256, 16, 200, 32))
+CHECK_STEPS = 100
+
+
+def gemm_peak(dtype: str, n: int = 1500, repeat: int = 3) -> float:
+    """GFLOP/s of numpy's matmul (the BLAS) on n×n matrices."""
+    a = np.random.default_rng(0).normal(size=(n, n)).astype(dtype)
+    a @ a
+    best = min(_timed(lambda: a @ a) for _ in range(repeat))
+    return 2 * n**3 / best / 1e9
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def stacked_weights(pop: Population, genomes: np.ndarray) -> dict[str, np.ndarray]:
+    """(P, n_params) -> {block name: (P, *shape)} in PyTorch's layout."""
+    return {
+        b.name: genomes[:, b.offset : b.offset + b.size].reshape(-1, *b.shape)
+        for b in pop.layout.blocks
+    }
+
+
+# -- the implementations: each (genomes, x, keep_hidden) -> (outputs (P, B, T), hidden) ----
+def evolstm_fast(pop, genomes, x, keep):
+    sim = pop.run(genomes, x, keep_hidden=keep, jobs=THREADS)
+    return sim.outputs[..., 0], sim.hidden
+
+
+def evolstm_reference(pop, genomes, x, keep):
+    """`kernels.simulate` (the generic kernel), chunked over threads as Population does."""
+    n_pop, (n_batch, n_steps, _) = genomes.shape[0], x.shape
+    x = np.ascontiguousarray(x, pop.dtype)
+    state = pop.initial_state(n_pop, n_batch)
+    out = np.empty((n_pop, n_batch, n_steps, 1), pop.dtype)
+    hidden = np.empty((n_pop, n_batch, n_steps, pop.n_hidden) if keep else (0, 0, 0, 0),
+                      pop.dtype)
+    weights = kernels.kernel_genomes(genomes, pop.layout)
+    spec = pop.layout.kernel_spec
+
+    def work(chunk):
+        kernels.simulate(weights[chunk], spec.flags, spec.units, spec.layers, spec.readout,
+                         x, 0, state[chunk], out[chunk], hidden[chunk] if keep else hidden,
+                         pop.dtype.type(1.0))
+
+    bounds = np.linspace(0, n_pop, THREADS + 1).astype(int)
+    with ThreadPoolExecutor(THREADS) as pool:
+        list(pool.map(work, [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]))
+    return out[..., 0], hidden if keep else None
+
+
+def torch_loop(pop, genomes, x, keep):
+    """One nn.LSTM + nn.Linear, loaded with each genome in turn."""
+    dtype = getattr(torch, str(pop.dtype))
+    lstm = torch.nn.LSTM(1, pop.n_hidden, batch_first=True, dtype=dtype)
+    readout = torch.nn.Linear(pop.n_hidden, 1, dtype=dtype)
+    xt = torch.from_numpy(np.ascontiguousarray(x, pop.dtype))
+    outs, hiddens = [], []
+    with torch.no_grad():
+        for genome in genomes:
+            arrays = pop.unflatten(genome)
+            for name, param in lstm.named_parameters():
+                param.copy_(torch.from_numpy(arrays[name]))
+            readout.weight.copy_(torch.from_numpy(arrays["readout_weight"]))
+            readout.bias.copy_(torch.from_numpy(arrays["readout_bias"]))
+            h, _ = lstm(xt)
+            outs.append(readout(h)[..., 0].numpy())
+            if keep:
+                hiddens.append(h.numpy())
+    return np.stack(outs), np.stack(hiddens) if keep else None
+
+
+def _stacked_step(lib, w, x_t, h, c):
+    """One step for all genomes: lib is torch or numpy; h, c (P, B, H); x_t (B, 1)."""
+    gates = lib.matmul(h, w["whh_t"]) + x_t[None] * w["wih_t"] + w["bias"]
+    n_hidden = h.shape[-1]
+    sig = torch.sigmoid if lib is torch else (lambda z: 1 / (1 + np.exp(-z)))
+    i, f = sig(gates[..., :n_hidden]), sig(gates[..., n_hidden : 2 * n_hidden])
+    g, o = lib.tanh(gates[..., 2 * n_hidden : 3 * n_hidden]), sig(gates[..., 3 * n_hidden :])
+    c = f * c + i * g
+    h = o * lib.tanh(c)
+    return h, c, (h * w["wr"]).sum(-1) + w["br"]
+
+
+def _stacked(lib, pop, genomes, x, keep):
+    s = stacked_weights(pop, genomes)
+    w = {
+        "whh_t": s["weight_hh_l0"].transpose(0, 2, 1),
+        "wih_t": s["weight_ih_l0"].transpose(0, 2, 1),
+        "bias": (s["bias_ih_l0"] + s["bias_hh_l0"])[:, None, :],
+        "wr": s["readout_weight"],
+        "br": s["readout_bias"],
+    }
+    conv = (lambda a: torch.from_numpy(np.ascontiguousarray(a))) if lib is torch else np.asarray
+    w = {k: conv(v) for k, v in w.items()}
+    n_pop, (n_batch, n_steps, _) = genomes.shape[0], x.shape
+    h = conv(np.zeros((n_pop, n_batch, pop.n_hidden), pop.dtype))
+    c = conv(np.zeros((n_pop, n_batch, pop.n_hidden), pop.dtype))
+    xs = conv(np.ascontiguousarray(x.transpose(1, 0, 2), pop.dtype))
+    outs, hiddens = [], []
+    with torch.no_grad():
+        for t in range(n_steps):
+            h, c, y = _stacked_step(lib, w, xs[t], h, c)
+            outs.append(y)
+            if keep:
+                hiddens.append(h)
+    stack = (lambda a: torch.stack(a, 2).numpy()) if lib is torch else (lambda a: np.stack(a, 2))
+    return stack(outs), stack(hiddens) if keep else None
+
+
+def torch_bmm(pop, genomes, x, keep):
+    return _stacked(torch, pop, genomes, x, keep)
+
+
+def numpy_stacked(pop, genomes, x, keep):
+    return _stacked(np, pop, genomes, x, keep)
+
+
+def _jax_genome(params, xs, keep):
+    """One genome over B sequences: xs (T, B, 1) -> outputs (T, B), hidden (T, B, H)."""
+    whh, wih, bias, wr, br = params
+    n_hidden = whh.shape[1]
+
+    def step(carry, x_t):
+        h, c = carry
+        gates = h @ whh.T + x_t @ wih.T + bias
+        i, f, g, o = (gates[:, k * n_hidden : (k + 1) * n_hidden] for k in range(4))
+        c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
+        h = jax.nn.sigmoid(o) * jnp.tanh(c)
+        y = h @ wr[0] + br[0]
+        return (h, c), ((y, h) if keep else y)
+
+    zeros = jnp.zeros((xs.shape[1], n_hidden), xs.dtype)
+    return jax.lax.scan(step, (zeros, zeros), xs)[1]
+
+
+_JAX = {keep: jax.jit(jax.vmap(lambda p, xs, k=keep: _jax_genome(p, xs, k), (0, None)))
+        for keep in (False, True)}
+
+
+def jax_vmap_scan(pop, genomes, x, keep):
+    s = stacked_weights(pop, genomes)
+    params = tuple(jnp.asarray(a) for a in (
+        s["weight_hh_l0"], s["weight_ih_l0"], s["bias_ih_l0"] + s["bias_hh_l0"],
+        s["readout_weight"], s["readout_bias"]))
+    xs = jnp.asarray(np.ascontiguousarray(x.transpose(1, 0, 2), pop.dtype))
+    result = jax.block_until_ready(_JAX[keep](params, xs))
+    if keep:
+        y, h = result
+        return np.asarray(y).transpose(0, 2, 1), np.asarray(h).transpose(0, 2, 1, 3)
+    return np.asarray(result).transpose(0, 2, 1), None
+
+
+IMPLS = {
+    "evolstm fast": (evolstm_fast, 1),
+    "evolstm reference": (evolstm_reference, 8),  # (function, genome subsampling factor)
+    "torch loop": (torch_loop, 16),
+    "torch bmm": (torch_bmm, 1),
+    "numpy stacked": (numpy_stacked, 1),
+    "jax vmap scan": (jax_vmap_scan, 1),
+}
+
+
+def bench_point(point, dtype, keep, repeat, rng):
+    n_pop, n_hidden, n_steps, n_batch = point
+    pop = Population("lstm", 1, n_hidden, 1, dtype=dtype)
+    genomes = rng.normal(0, 0.5, (n_pop, pop.n_params)).astype(dtype)
+    x = rng.normal(size=(n_batch, n_steps, 1)).astype(dtype)
+    subsets = {name: genomes[: max(2 * THREADS, n_pop // sub)] for name, (_, sub) in
+               IMPLS.items()}
+    first, times, results = {}, {name: [] for name in IMPLS}, {}
+    for name, (fn, _) in IMPLS.items():  # warm-up: compile (or load from the cache)
+        start = time.perf_counter()
+        fn(pop, subsets[name], x[:, :20], keep)
+        first[name] = time.perf_counter() - start
+    for _ in range(repeat):  # interleaved
+        for name, (fn, _) in IMPLS.items():
+            start = time.perf_counter()
+            results[name] = fn(pop, subsets[name], x, keep)
+            times[name].append(time.perf_counter() - start)
+    reference = results["evolstm fast"][0]
+    rows = []
+    for name in IMPLS:
+        n_sub = subsets[name].shape[0]
+        rate = n_sub * n_batch * n_steps / float(np.median(times[name])) / 1e6
+        error = float(np.max(np.abs(results[name][0][:, :, :CHECK_STEPS]
+                                    - reference[:n_sub, :, :CHECK_STEPS])))
+        rows.append((name, rate, first[name], error, n_sub))
+    return rows
+
+
+def flops_per_step(n_hidden: int) -> int:
+    """Multiply-adds ×2 of one genome-step (gates matvec and readout; activations apart)."""
+    return 2 * 4 * n_hidden * (1 + n_hidden) + 2 * n_hidden
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="T/5, one repeat")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    repeat = 1 if args.quick else args.repeat
+    rng = np.random.default_rng(0)
+    print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}  "
+          f"numpy {np.__version__}  torch {torch.__version__}  jax {jax.__version__}  "
+          f"threads {THREADS}  repeat {repeat}")
+    for dtype in ("float64", "float32"):
+        peak = gemm_peak(dtype)
+        print(f"\n## {dtype}: numpy matmul peak {peak:.0f} GFLOP/s")
+        print("| P,H,T,B | mode | impl | M steps/s | % peak | fast / impl | first call s "
+              "| max |Δy| (100 steps) | genomes |")
+        print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for point in GRID:
+            if args.quick:
+                point = (point[0], point[1], max(point[2] // 5, CHECK_STEPS), point[3])
+            for keep in (False, True):
+                rows = bench_point(point, dtype, keep, repeat, rng)
+                fast_rate = rows[0][1]
+                for name, rate, first, error, n_sub in rows:
+                    share = 100 * rate * 1e6 * flops_per_step(point[1]) / (peak * 1e9)
+                    print(f"| {','.join(map(str, point))} | {'+h' if keep else 'y'} | {name} "
+                          f"| {rate:.3g} | {share:.1f} | {fast_rate / rate:.2f} | {first:.2f} "
+                          f"| {error:.1e} | {n_sub} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

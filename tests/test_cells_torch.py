@@ -1,0 +1,146 @@
+"""The `lstm`, `np` and `gru` cells compute what torch.nn.LSTM / nn.GRU (+ nn.Linear) compute.
+
+Weights travel three ways: a torch state_dict through `Population.flatten`, a cell file
+written by hand with NumPy as DESIGN.md specifies, and `evolstm.save` read back into torch
+with `load_state_dict`. Torch's default initialisation (uniform ±1/sqrt(H)) is contractive
+enough that 100 steps do not amplify rounding differences (PERFORMANCE.md: chaotic genomes
+drift).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import evolstm
+
+torch = pytest.importorskip("torch")
+
+N_IN, N_OUT, N_BATCH, N_STEPS = 3, 2, 4, 100
+# Max abs error allowed against torch: float64 to 1e-9; float32 to ~17 ulps of
+# outputs of order 1 (measured: 1.2e-7; both sides round differently at every step).
+TOLERANCE = {"float64": 1e-9, "float32": 2e-6}
+MODULES = {"lstm": "LSTM", "np": "LSTM", "gru": "GRU"}
+# (variant, layers, dtype, n_hidden); n_hidden 5 and 20 take different kernel layouts.
+CASES = [
+    (variant, layers, dtype, 5)
+    for variant in ("lstm", "gru")
+    for layers in (1, 2)
+    for dtype in ("float64", "float32")
+] + [("np", 2, "float64", 5), ("lstm", 2, "float64", 20), ("gru", 1, "float32", 20)]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """These modules are tiny: torch's thread pool only adds contention."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def torch_cell(variant: str, layers: int, dtype: str, n_hidden: int, seed: int):
+    """A seeded torch recurrent module (batch_first) and its linear readout."""
+    torch.manual_seed(seed)
+    module = getattr(torch.nn, MODULES[variant])(N_IN, n_hidden, layers, batch_first=True)
+    readout = torch.nn.Linear(n_hidden, N_OUT)
+    torch_dtype = getattr(torch, dtype)
+    return module.to(torch_dtype), readout.to(torch_dtype)
+
+
+def torch_predict(module, readout, x: np.ndarray) -> np.ndarray:
+    """x (B, T, I) -> readout(h_t) (B, T, O), from zero initial state."""
+    with torch.no_grad():
+        hidden, _ = module(torch.from_numpy(x))
+        return readout(hidden).numpy()
+
+
+def cell_arrays(module, readout) -> dict:
+    """The torch weights under the cell-file names (state_dict + readout_weight/bias)."""
+    return {
+        **module.state_dict(),
+        "readout_weight": readout.weight,
+        "readout_bias": readout.bias,
+    }
+
+
+def inputs(dtype: str, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(N_BATCH, N_STEPS, N_IN)).astype(dtype)
+
+
+def max_error(a: np.ndarray, b: np.ndarray) -> float:
+    assert a.shape == b.shape
+    return float(np.max(np.abs(a - b)))
+
+
+@pytest.mark.parametrize(("variant", "layers", "dtype", "n_hidden"), CASES)
+def test_population_from_state_dict_matches_torch(variant, layers, dtype, n_hidden):
+    module, readout = torch_cell(variant, layers, dtype, n_hidden, seed=layers)
+    pop = evolstm.Population(variant, N_IN, n_hidden, N_OUT, layers=layers, dtype=dtype)
+    genome = pop.flatten(cell_arrays(module, readout))
+    x = inputs(dtype)
+
+    outputs = pop.predict(genome[None], x)
+
+    assert outputs.shape == (1, N_BATCH, N_STEPS, N_OUT)
+    assert outputs.dtype == np.dtype(dtype)
+    assert max_error(outputs[0], torch_predict(module, readout, x)) < TOLERANCE[dtype]
+
+
+@pytest.mark.parametrize(("variant", "layers", "dtype", "n_hidden"), CASES)
+def test_hand_written_cell_file_matches_torch(variant, layers, dtype, n_hidden, tmp_path):
+    module, readout = torch_cell(variant, layers, dtype, n_hidden, seed=10 + layers)
+    meta = {
+        "format": "evolstm.cell",
+        "version": 1,
+        "variant": variant,
+        "n_in": N_IN,
+        "n_hidden": n_hidden,
+        "n_out": N_OUT,
+        "layers": layers,
+        "dtype": dtype,
+    }
+    arrays = {name: value.detach().numpy() for name, value in cell_arrays(module, readout).items()}
+    path = tmp_path / "from_torch.npz"
+    np.savez(path, meta=np.array(json.dumps(meta)), **arrays)
+    x = inputs(dtype, seed=1)
+
+    cell = evolstm.load(path)
+
+    assert max_error(cell.predict(x), torch_predict(module, readout, x)) < TOLERANCE[dtype]
+
+
+@pytest.mark.parametrize(("variant", "layers", "dtype", "n_hidden"), CASES)
+def test_saved_cell_loads_into_torch(variant, layers, dtype, n_hidden, tmp_path):
+    pop = evolstm.Population(variant, N_IN, n_hidden, N_OUT, layers=layers, dtype=dtype)
+    bound = 1 / np.sqrt(n_hidden)  # torch's own initialisation: contractive enough
+    genome = np.random.default_rng(layers).uniform(-bound, bound, pop.n_params)
+    cell = evolstm.Cell(pop, genome)
+    path = evolstm.save(cell, tmp_path / "to_torch.npz")
+    module, readout = torch_cell(variant, layers, dtype, n_hidden, seed=99)
+
+    with np.load(path, allow_pickle=False) as archive:
+        module.load_state_dict(
+            {name: torch.from_numpy(archive[name]) for name in archive.files if "_l" in name},
+            strict=True,
+        )
+        readout.weight.data = torch.from_numpy(archive["readout_weight"])
+        readout.bias.data = torch.from_numpy(archive["readout_bias"])
+    x = inputs(dtype, seed=2)
+
+    assert max_error(cell.predict(x), torch_predict(module, readout, x)) < TOLERANCE[dtype]
+
+
+def test_states_are_torch_hidden_states():
+    module, readout = torch_cell("lstm", 2, "float64", 5, seed=5)
+    pop = evolstm.Population("lstm", N_IN, 5, N_OUT, layers=2)
+    genome = pop.flatten(cell_arrays(module, readout))
+    x = inputs("float64", seed=3)
+    with torch.no_grad():
+        expected, _ = module(torch.from_numpy(x))
+
+    hidden = pop.states(genome[None], x)[0]
+
+    assert max_error(hidden, expected.numpy()) < TOLERANCE["float64"]

@@ -1,0 +1,149 @@
+"""The fast kernels equal the reference kernel; fastmath's functions are within stated ulps."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+
+from evolstm.cells import fast_kernels, fastmath
+from evolstm.cells.population import Population
+
+ULP_BOUND = {"exp": 2.0, "sigmoid": 3.0, "tanh": 3.0}
+TOLERANCE = {"float64": 1e-9, "float32": 2e-3}
+
+
+@numba.njit(error_model="numpy", fastmath={"nsz", "contract"})
+def _apply(z, out, which):
+    for k in range(z.size):
+        if which == 0:
+            out[k] = fastmath.exp(z[k])
+        elif which == 1:
+            out[k] = fastmath.sigmoid(z[k])
+        else:
+            out[k] = fastmath.tanh(z[k])
+
+
+def _fast(name: str, z: np.ndarray) -> np.ndarray:
+    out = np.empty_like(z)
+    _apply(z, out, list(ULP_BOUND).index(name))
+    return out
+
+
+def _exact(name: str, z: np.ndarray) -> np.ndarray:
+    """Extended-precision (x87 long double) values of the functions."""
+    zl = z.astype(np.longdouble)
+    with np.errstate(over="ignore"):
+        if name == "exp":
+            return np.exp(zl)
+        if name == "sigmoid":
+            return 1 / (1 + np.exp(-zl))
+        return np.tanh(zl)
+
+
+def _reference_run(pop: Population, genomes, x, **kwargs):
+    """Population.run with the generic kernel (the fast plan switched off)."""
+    original = fast_kernels.plan
+    fast_kernels.plan = lambda layout, dtype: None
+    try:
+        return pop.run(genomes, x, **kwargs)
+    finally:
+        fast_kernels.plan = original
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("name", list(ULP_BOUND))
+def test_fastmath_within_ulp_bound_of_extended_precision(name, dtype):
+    rng = np.random.default_rng(0)
+    span = 700.0 if dtype == "float64" else 85.0
+    z = np.concatenate([rng.uniform(-span, span, 20000), rng.normal(0, 4, 20000),
+                        rng.normal(0, 1e-4, 2000)]).astype(dtype)
+    exact = _exact(name, z)
+    rounded = exact.astype(dtype)
+    normal = np.abs(rounded) >= np.finfo(dtype).tiny
+    ulps = np.abs(_fast(name, z).astype(np.longdouble) - exact) / np.spacing(np.abs(rounded))
+    assert np.max(ulps[normal]) <= ULP_BOUND[name]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_fastmath_saturates_and_propagates_nan(dtype):
+    tiny = np.finfo(dtype).smallest_subnormal
+    z = np.array([-1000, 1000, -np.inf, np.inf, np.nan, -0.0, tiny, -tiny], dtype)
+    with np.errstate(over="ignore"):
+        np.testing.assert_array_equal(_fast("exp", z), np.exp(z))
+    np.testing.assert_array_equal(_fast("sigmoid", z)[:5], [0, 1, 0, 1, np.nan])
+    np.testing.assert_array_equal(_fast("sigmoid", z)[5:], [0.5, 0.5, 0.5])
+    tanh = _fast("tanh", z)
+    np.testing.assert_array_equal(tanh, np.tanh(z))
+    assert np.signbit(tanh[5]) and np.signbit(tanh[7])
+
+
+CASES = [  # (cell, hidden, layers, batch, n_generate, keep_hidden)
+    ("lstm", 4, 1, 1, 0, False),
+    ("lstm", 16, 2, 3, 5, True),
+    ("gru", 4, 2, 2, 5, True),
+    ("gru", 20, 1, 1, 0, True),
+    ("peephole", 4, 1, 2, 0, True),
+    ("cifg", 16, 1, 1, 3, False),
+    ("nog", 4, 2, 1, 0, False),
+    ("lstm1997", 20, 1, 2, 0, True),
+    ("niaf", 4, 1, 1, 0, False),
+    ("mut2", 4, 1, 1, 0, False),  # reference fallback
+    ("mut3", 4, 1, 1, 0, False),
+    ({"family": "gru", "reset_after": False, "update_keeps_state": False}, 8, 2, 2, 4, True),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0]}-H{c[1]}-L{c[2]}")
+def test_fast_kernel_equals_reference_kernel(case, dtype):
+    cell, hidden, layers, batch, n_generate, keep = case
+    pop = Population(cell, 1, hidden, 1, layers=layers, dtype=dtype)
+    rng = np.random.default_rng(1)
+    genomes = rng.normal(0, 0.5, (5, pop.n_params))
+    x = rng.normal(size=(batch, 100, 1))
+    state = rng.normal(0, 0.5, pop.initial_state(5, batch).shape)
+    kwargs = dict(n_generate=n_generate, keep_hidden=keep, state=state)
+    fast = pop.run(genomes, x, **kwargs)
+    reference = _reference_run(pop, genomes, x, **kwargs)
+    tol = TOLERANCE[dtype]
+    np.testing.assert_allclose(fast.outputs, reference.outputs, rtol=tol, atol=tol)
+    np.testing.assert_allclose(fast.state, reference.state, rtol=tol, atol=tol)
+    if keep:
+        np.testing.assert_allclose(fast.hidden, reference.hidden, rtol=tol, atol=tol)
+    else:
+        assert fast.hidden is None
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("hidden", [4, 40])
+def test_results_do_not_depend_on_population_size_or_threads(hidden, dtype):
+    pop = Population("lstm", 1, hidden, 1, dtype=dtype)
+    rng = np.random.default_rng(2)
+    genomes = rng.normal(0, 0.5, (33, pop.n_params))
+    x = rng.normal(size=(2, 50, 1))
+    whole = pop.run(genomes, x, keep_hidden=True, jobs=2)
+    for n_pop in (1, 7, 33):
+        part = pop.run(genomes[:n_pop], x, keep_hidden=True, jobs=1)
+        np.testing.assert_array_equal(part.outputs, whole.outputs[:n_pop])
+        np.testing.assert_array_equal(part.hidden, whole.hidden[:n_pop])
+        np.testing.assert_array_equal(part.state, whole.state[:n_pop])
+
+
+def test_nan_genome_gives_nan_outputs_and_leaves_lane_neighbours_alone():
+    pop = Population("lstm", 1, 4, 1)
+    rng = np.random.default_rng(3)
+    genomes = rng.normal(0, 0.5, (3, pop.n_params))
+    x = rng.normal(size=(1, 20, 1))
+    clean = pop.predict(genomes, x)
+    genomes[1, 0] = np.nan
+    dirty = pop.predict(genomes, x)
+    assert np.isnan(dirty[1]).all()
+    np.testing.assert_array_equal(dirty[[0, 2]], clean[[0, 2]])
+
+
+def test_layout_is_chosen_from_hidden_size_and_dtype():
+    assert fast_kernels.lanes_for(4, "float64") == fast_kernels.LANES
+    assert fast_kernels.lanes_for(16, "float64") == 1
+    assert fast_kernels.lanes_for(16, "float32") == fast_kernels.LANES
+    assert fast_kernels.lanes_for(64, "float32") == 1

@@ -1,0 +1,163 @@
+"""`Population` and `Cell` semantics: determinism, dtypes, generation, stepping, states."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import evolstm
+from evolstm.errors import EvolstmError
+
+POP = evolstm.Population("peephole", n_in=2, n_hidden=6, n_out=2, layers=2)
+
+
+def genomes_and_inputs(pop, rng, n_genomes=7, n_batch=3, n_steps=20):
+    genomes = rng.normal(0.0, 0.4, (n_genomes, pop.n_params))
+    x = rng.normal(size=(n_batch, n_steps, pop.n_in))
+    return genomes, x
+
+
+def sigmoid(a):
+    return 1.0 / (1.0 + np.exp(-a))
+
+
+# 40 genomes span two SIMD blocks where small cells share one (fast_kernels' lane layout);
+# H = 12 takes the one-genome-per-block layout, fgr the reference kernel.
+@pytest.mark.parametrize(("variant", "n_hidden"), [("peephole", 6), ("gru", 12), ("fgr", 3)])
+def test_outputs_do_not_depend_on_population_jobs_or_chunk(variant, n_hidden, rng):
+    pop = evolstm.Population(variant, n_in=2, n_hidden=n_hidden, n_out=2, layers=2)
+    genomes, x = genomes_and_inputs(pop, rng, n_genomes=40)
+    alone = [pop.predict(genome[None], x)[0] for genome in genomes]
+
+    for jobs in (1, 2, -1):
+        together = pop.predict(genomes, x, jobs=jobs)
+        reversed_order = pop.predict(genomes[::-1], x, jobs=jobs)[::-1]
+        for p, output in enumerate(alone):
+            assert np.array_equal(together[p], output)
+            assert np.array_equal(reversed_order[p], output)
+
+
+def test_float32_population_computes_in_float32(rng):
+    pop32 = evolstm.Population("peephole", 2, 6, 2, layers=2, dtype="float32")
+    genomes, x = genomes_and_inputs(POP, rng)
+    genomes, x = genomes.astype(np.float32), x.astype(np.float32)
+
+    y32 = pop32.predict(genomes, x)
+    y64 = POP.predict(genomes.astype(np.float64), x.astype(np.float64))
+
+    assert y32.dtype == np.float32
+    assert pop32.states(genomes, x).dtype == np.float32
+    error = np.max(np.abs(y32 - y64))
+    assert 0 < error < 1e-4
+    # A float64 computation rounded at the end would give these numbers exactly.
+    assert not np.array_equal(y32, y64.astype(np.float32))
+
+
+def test_generate_feeds_back_outputs_from_the_last_primed_step(rng):
+    cell = evolstm.Cell(POP, rng.normal(0.0, 0.4, POP.n_params))
+    x = rng.normal(size=(15, 2))
+    n_steps = 8
+
+    generated = cell.generate(x, n_steps)
+
+    state = None
+    for x_t in x:
+        y, state = cell.step(x_t, state)
+    manual = []
+    for _ in range(n_steps):
+        y, state = cell.step(y[0], state)
+        manual.append(y[0])
+    assert generated.shape == (n_steps, 2)
+    assert np.array_equal(generated, np.array(manual))
+    # the same as teacher forcing with the last primed output, then the generated ones
+    last_primed = cell.predict(x)[0, -1:]
+    teacher_forced = np.concatenate([x, last_primed, generated[:-1]])
+    assert np.allclose(cell.predict(teacher_forced)[0, len(x) :], generated, rtol=0, atol=1e-12)
+
+
+def test_step_by_step_equals_predict(rng):
+    cell = evolstm.Cell(POP, rng.normal(0.0, 0.4, POP.n_params))
+    x = rng.normal(size=(3, 12, 2))
+
+    state, steps = None, []
+    for t in range(x.shape[1]):
+        y, state = cell.step(x[:, t], state)
+        steps.append(y)
+
+    assert y.shape == (3, 2)
+    assert np.array_equal(np.stack(steps, axis=1), cell.predict(x))
+
+
+def test_run_resumes_from_a_returned_state(rng):
+    genomes, x = genomes_and_inputs(POP, rng)
+    first = POP.run(genomes, x[:, :9])
+
+    second = POP.run(genomes, x[:, 9:], state=first.state)
+
+    whole = POP.predict(genomes, x)
+    assert np.array_equal(np.concatenate([first.outputs, second.outputs], axis=2), whole)
+
+
+def test_lstm_states_are_the_hidden_sequence(rng):
+    # nn.LSTM's equations (gate order i, f, g, o), by hand for one layer.
+    pop = evolstm.Population("lstm", n_in=2, n_hidden=4, n_out=3)
+    cell = evolstm.Cell(pop, rng.normal(0.0, 0.5, pop.n_params))
+    x = rng.normal(size=(2, 10, 2))
+    w = cell.arrays()
+
+    states = cell.states(x)
+
+    assert states.shape == (2, 10, 4)
+    for b in range(2):
+        h, c = np.zeros(4), np.zeros(4)
+        for t in range(10):
+            a = w["weight_ih_l0"] @ x[b, t] + w["bias_ih_l0"] + w["weight_hh_l0"] @ h
+            i, f, g, o = np.split(a + w["bias_hh_l0"], 4)
+            c = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
+            h = sigmoid(o) * np.tanh(c)
+            assert np.allclose(states[b, t], h, rtol=0, atol=1e-12)
+    readout = states @ w["readout_weight"].T + w["readout_bias"]
+    assert np.allclose(cell.predict(x), readout, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: POP.predict(np.zeros((2, POP.n_params + 1)), np.zeros((1, 3, 2))),
+        lambda: POP.predict(np.zeros((2, POP.n_params)), np.zeros((1, 3, 3))),
+        lambda: POP.predict(np.zeros((2, POP.n_params)), np.zeros((1, 3, 2)), jobs=0),
+        lambda: evolstm.Population("lstm", 1, 2, 3).generate(np.zeros(17), np.zeros((4, 1)), 3),
+        lambda: POP.unflatten(np.zeros(POP.n_params - 1)),
+        lambda: evolstm.Population("lstm", 1, 0, 1),
+        lambda: evolstm.Population("lstm", 1, 2, 1, dtype="float16"),
+    ],
+)
+def test_bad_arguments_raise_evolstm_error(call):
+    with pytest.raises(EvolstmError):
+        call()
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    variant=st.sampled_from(evolstm.cells.names()),
+    sizes=st.tuples(*(st.integers(1, 3) for _ in range(6))),
+    layers=st.integers(1, 2),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_any_small_shape_gives_finite_outputs_and_round_trips(variant, sizes, layers, seed):
+    n_pop, n_batch, n_steps, n_in, n_hidden, n_out = sizes
+    pop = evolstm.Population(variant, n_in, n_hidden, n_out, layers=layers)
+    rng = np.random.default_rng(seed)
+    genomes = rng.normal(0.0, 1.0, (n_pop, pop.n_params))
+    x = rng.normal(size=(n_batch, n_steps, n_in))
+
+    run = pop.run(genomes, x, keep_hidden=True)
+
+    assert run.outputs.shape == (n_pop, n_batch, n_steps, n_out)
+    assert run.hidden.shape == (n_pop, n_batch, n_steps, n_hidden)
+    assert np.all(np.isfinite(run.outputs))
+    arrays = pop.unflatten(genomes[0])
+    assert np.array_equal(pop.flatten(arrays), genomes[0])
+    assert sum(a.size for a in arrays.values()) == pop.n_params
