@@ -18,22 +18,19 @@ size (40), trials (10) and Cauchy scale (0.3) are ESP's customary values; they a
 not read from the paper text (the search tool returned only the papers' first pages), and
 are options.
 
-``evolver = "cmaes"`` evolves the recurrent part with pycma's CMA-ES instead (sigma0 =
-init_scale), seeded from the run's seed and drawing from a private copy of NumPy's global
-random state, so that other code using ``numpy.random`` cannot change it.
+``evolver = "cmaes"`` evolves the recurrent part with `evolstm.algorithms.cmaes.CMAES`
+(pycma; sigma0 = init_scale, population `cma_population`) instead.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-from collections.abc import Iterator
 from typing import Any, Literal
 
-import cma
 import numpy as np
 
 from evolstm.algorithms.base import Algorithm
+from evolstm.algorithms.cmaes import CMAES, CMAESOptions
 from evolstm.algorithms.esp import ESP, neuron_groups
 from evolstm.cells.layout import Layout
 
@@ -61,13 +58,13 @@ class Evolino(Algorithm):
 
     def __init__(self, options: Options, n_params: int, seed: int, init_scale: float) -> None:
         super().__init__(options, n_params, seed, init_scale)
-        self._esp: ESP | None = None
-        self._cma: _IsolatedCMA | None = None
+        self._evolver: Algorithm
         if options.evolver == "esp":
             esp_fields = {f.name: getattr(options, f.name) for f in dataclasses.fields(ESP.Options)}
-            self._esp = ESP(ESP.Options(**esp_fields), n_params, seed, init_scale)
+            self._evolver = ESP(ESP.Options(**esp_fields), n_params, seed, init_scale)
         else:
-            self._cma = _IsolatedCMA(n_params, init_scale, seed, options.cma_population)
+            cma_options = CMAESOptions(population=options.cma_population, sigma0=init_scale)
+            self._evolver = CMAES(cma_options, n_params, seed, init_scale)
 
     def bind(self, layout: Layout) -> None:
         """ESP's subpopulations: one per hidden unit, over the recurrent part of `layout`."""
@@ -75,81 +72,20 @@ class Evolino(Algorithm):
 
     def set_partition(self, groups: list[np.ndarray]) -> None:
         """ESP's neurons (see `ESP.set_partition`); CMA-ES does not need them."""
-        if self._esp is not None:
-            self._esp.set_partition(groups)
+        if isinstance(self._evolver, ESP):
+            self._evolver.set_partition(groups)
 
     def ask(self) -> np.ndarray:
-        if self._esp is not None:
-            return self._esp.ask()
-        assert self._cma is not None
-        return self._cma.ask()
+        return self._evolver.ask()
 
     def tell(self, genomes: np.ndarray, fitness: np.ndarray) -> dict[str, float]:
-        if self._esp is not None:
-            return self._esp.tell(genomes, fitness)
-        assert self._cma is not None
-        return self._cma.tell(fitness)
+        return self._evolver.tell(genomes, fitness)
 
     def ridge(self) -> float:
         return self.options.ridge
 
     def stop(self) -> str | None:
-        return self._cma.stop() if self._cma is not None else None
+        return self._evolver.stop()
 
     def describe(self) -> dict[str, Any]:
-        if self._esp is not None:
-            return self._esp.describe()
-        assert self._cma is not None
-        return {"sigma": self._cma.sigma}
-
-
-class _IsolatedCMA:
-    """pycma's CMAEvolutionStrategy on a private copy of NumPy's global random state.
-
-    pycma seeds and draws from ``numpy.random``'s global state; every call here swaps the
-    private state in and out, so the search depends on its seed only.
-    """
-
-    def __init__(self, n_params: int, sigma: float, seed: int, population: int) -> None:
-        # pycma reads seed 0 as "seed from the clock": map the run's seed to 1 .. 2**31 - 1.
-        cma_seed = int(np.random.SeedSequence(seed).generate_state(1)[0]) % (2**31 - 1) + 1
-        inopts: dict[str, Any] = {"seed": cma_seed, "verbose": -9, "verb_log": 0, "verb_disp": 0}
-        if population:
-            inopts["popsize"] = population
-        self._state = np.random.RandomState(cma_seed).get_state()
-        with self._private_state():
-            self._es = cma.CMAEvolutionStrategy(np.zeros(n_params), sigma, inopts)
-        self._pending: np.ndarray | None = None
-
-    @contextlib.contextmanager
-    def _private_state(self) -> Iterator[None]:
-        saved = np.random.get_state()  # noqa: NPY002 - pycma's global state
-        np.random.set_state(self._state)  # noqa: NPY002
-        try:
-            yield
-        finally:
-            self._state = np.random.get_state()  # noqa: NPY002
-            np.random.set_state(saved)  # noqa: NPY002
-
-    @property
-    def sigma(self) -> float:
-        return float(self._es.sigma)
-
-    def ask(self) -> np.ndarray:
-        if self._pending is None:
-            with self._private_state():
-                self._pending = np.array(self._es.ask(), dtype=np.float64)
-        return self._pending.copy()
-
-    def tell(self, fitness: np.ndarray) -> dict[str, float]:
-        if self._pending is None:
-            raise RuntimeError("tell before ask")
-        fitness = np.nan_to_num(np.asarray(fitness, dtype=np.float64), nan=np.inf)
-        with self._private_state():
-            self._es.tell(list(self._pending), fitness.tolist())
-        self._pending = None
-        return {"sigma": self.sigma}
-
-    def stop(self) -> str | None:
-        reasons = self._es.stop()
-        return ", ".join(f"{key}={value}" for key, value in reasons.items()) or None
+        return self._evolver.describe()
