@@ -1,0 +1,144 @@
+"""Embedded Reber grammar (Hochreiter & Schmidhuber 1997, experiment 1).
+
+A string is B, then T or P, then a Reber string, then the same T or P again, then E; the
+net must remember the second symbol across the whole inner string. The Reber grammar
+(Reber 1967, figure 5 of the paper), node -> (symbol, next node):
+
+    0: B->1    1: T->2, P->3    2: S->2, X->4    3: T->3, V->5
+    4: X->3, S->6    5: P->4, V->6    6: E->end
+
+Every branch is taken with probability 1/2. Symbols are one-hot over [B, T, P, S, X, V, E]
+in and out; every symbol but the last E is read, and the target is the set of symbols that
+may come next. A step is right when the k most active outputs are exactly the k legal
+symbols (the paper's criterion); the paper uses 256 training and 256 test strings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+import numpy as np
+
+from evolstm.cells import Population
+from evolstm.cells.cell import Cell
+from evolstm.tasks.base import Task
+from evolstm.tasks.sequences import (
+    error_plus_wrong_share,
+    fitted_outputs,
+    length_mask,
+    pad,
+    sequences_correct,
+    squared_shortfall,
+)
+
+SYMBOLS = "BTPSXVE"
+REBER: dict[int, tuple[tuple[str, int], ...]] = {
+    0: (("B", 1),),
+    1: (("T", 2), ("P", 3)),
+    2: (("S", 2), ("X", 4)),
+    3: (("T", 3), ("V", 5)),
+    4: (("X", 3), ("S", 6)),
+    5: (("P", 4), ("V", 6)),
+    6: (("E", -1),),
+}
+
+
+def reber_walk(rng: np.random.Generator) -> tuple[str, list[str]]:
+    """One Reber string and, for each of its symbols, the symbols legal at that position."""
+    node, symbols, legal = 0, "", []
+    while node >= 0:
+        choices = REBER[node]
+        symbol, node = choices[int(rng.integers(len(choices)))]
+        symbols += symbol
+        legal.append("".join(s for s, _ in choices))
+    return symbols, legal
+
+
+def embedded_reber(rng: np.random.Generator) -> tuple[str, list[str]]:
+    """One embedded Reber string and the legal symbols at each of its positions."""
+    branch = "TP"[int(rng.integers(2))]
+    inner, inner_legal = reber_walk(rng)
+    return "B" + branch + inner + branch + "E", ["B", "TP", *inner_legal, branch, "E"]
+
+
+def one_hot(symbol_sets: list[str]) -> np.ndarray:
+    """Sets of symbols (one string per step) -> (T, 7) 0/1 over SYMBOLS."""
+    coded = np.zeros((len(symbol_sets), len(SYMBOLS)))
+    for step, symbols in enumerate(symbol_sets):
+        coded[step, [SYMBOLS.index(s) for s in symbols]] = 1.0
+    return coded
+
+
+def sample(rng: np.random.Generator, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`count` strings -> (x (B, T, 7), targets (B, T, 7), mask (B, T)); the step reading
+    symbol t has the legal set of symbol t + 1 as its target."""
+    strings = [embedded_reber(rng) for _ in range(count)]
+    x, lengths = pad([one_hot(list(symbols[:-1])) for symbols, _ in strings])
+    targets, _ = pad([one_hot(legal[1:]) for _, legal in strings])
+    return x, targets, length_mask(lengths, x.shape[1])
+
+
+def top_k_correct(outputs: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """(..., B, T) bool: the legal symbols are exactly the most active outputs."""
+    legal = targets > 0.5
+    lowest_legal = np.where(legal, outputs, np.inf).min(axis=-1)
+    highest_illegal = np.where(legal, -np.inf, outputs).max(axis=-1)
+    return lowest_legal > highest_illegal
+
+
+@dataclasses.dataclass(frozen=True)
+class ReberOptions:
+    n_train: int = 256
+    n_test: int = 256
+
+
+class Reber(Task):
+    """Embedded Reber grammar next-symbol prediction; metric: share of test strings right."""
+
+    name = "reber"
+    Options: ClassVar[type] = ReberOptions
+    metric: ClassVar[str] = "test_correct"
+    supports_readout_fit: ClassVar[bool] = True
+    has_criterion: ClassVar[bool] = True
+    n_in = len(SYMBOLS)
+    n_out = len(SYMBOLS)
+
+    def __init__(self, options: ReberOptions, seed: int) -> None:
+        super().__init__(options, seed)
+        self.x, self.targets, self.mask = sample(
+            np.random.default_rng([seed, 0]), options.n_train
+        )
+        self.test_x, self.test_targets, self.test_mask = sample(
+            np.random.default_rng([seed, 1]), options.n_test
+        )
+
+    def fitness(
+        self, population: Population, genomes: np.ndarray, ridge: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Mean squared shortfall (`one_sided_error`) + share of wrongly predicted steps."""
+        outputs, genomes = fitted_outputs(
+            population, genomes, self.x, self.targets, self.mask, ridge
+        )
+        return self.score(outputs), genomes
+
+    def score(self, outputs: np.ndarray) -> np.ndarray:
+        """Fitness (P,) of outputs (P, B, T, 7) on the training strings."""
+        error = squared_shortfall(outputs, self.targets)
+        step_correct = top_k_correct(outputs, self.targets)
+        return error_plus_wrong_share(error, step_correct, self.mask)
+
+    def solves(self, population: Population, genomes: np.ndarray) -> np.ndarray:
+        """Every training string predicted right at every step."""
+        right = top_k_correct(population.predict(genomes, self.x), self.targets)
+        return sequences_correct(right, self.mask).all(axis=1)
+
+    def test(self, cell: Cell) -> dict[str, float]:
+        def share(x: np.ndarray, targets: np.ndarray, mask: np.ndarray) -> float:
+            right = top_k_correct(cell.predict(x), targets)
+            return float(sequences_correct(right, mask).mean())
+
+        return {
+            "test_correct": share(self.test_x, self.test_targets, self.test_mask),
+            "train_correct": share(self.x, self.targets, self.mask),
+        }
