@@ -1,0 +1,216 @@
+"""Pole balancing: the cell is the controller of a cart carrying one or two poles.
+
+Default: double pole balancing without velocities (Wieland 1991; the ESP / NEAT / CoSyNE
+benchmark). Physics in `cartpole_physics`. The cell sees ``[x/4.8, theta1/0.52,
+theta2/0.52]`` (m, rad; Markov variants add x'/2, theta'/2), its state is reset for every
+trial, and its single output y pushes the cart with F = 10 tanh(y) N.
+
+Fitness (minimised) is the negative of Gruau, Whitley & Pyeatt's (1996) damping fitness over
+one trial from the standard start (theta1 = 4.5 deg, all else 0):
+
+    F = 0.1 t / trial_steps + 0.9 f2,   f2 = 0.75 / sum over the last 100 steps of
+        (|x| + |x'| + |theta1| + |theta1'|)  if t >= 100, else 0,
+
+t being the number of steps the trial lasted (the failing one included). ``fitness =
+"steps"`` gives -t / trial_steps instead (the usual score of the Markov variants).
+
+Solved (Gomez's protocol): the genome balances `solve_steps` (100,000) steps from the
+standard start, then balances 1000 steps from at least 200 of the 625 generalisation
+starts: a 5^4 grid of x, x', theta1, theta1' at the fractions 0.05, 0.25, 0.5, 0.75, 0.95
+of the ranges +-2.16 m, +-1.35 m/s, +-3.6 deg, +-8.6 deg/s, with theta2 = theta2' = 0.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+from typing import Any, Literal
+
+import numpy as np
+
+from evolstm.cells import Population
+from evolstm.cells.cell import Cell
+from evolstm.cells.kernels import kernel_genomes
+from evolstm.errors import EvolstmError
+from evolstm.tasks import cartpole_physics as physics
+from evolstm.tasks.base import Task, finite_or_worst
+
+# Observation scales (as in the NEAT and Heidrich-Meisner code): x, x', theta, theta'.
+X_SCALE, VELOCITY_SCALE, ANGLE_SCALE = 4.8, 2.0, 0.52
+
+GRID_FRACTIONS = (0.05, 0.25, 0.5, 0.75, 0.95)
+# Half-ranges of the generalisation grid: x (m), x' (m/s), theta1 (rad), theta1' (rad/s).
+GRID_HALF_RANGES = (2.16, 1.35, math.radians(3.6), math.radians(8.6))
+GENERALISATION_STEPS = 1000
+GENERALISATION_NEEDED = 200
+
+ANGLE_LIMIT_DEG = {"double": 36.0, "single": 12.0}  # failure angles of the standard code
+
+
+def generalisation_starts() -> np.ndarray:
+    """The 625 start states (625, 6) of the generalisation test (theta1' varies fastest)."""
+    rows = []
+    for fractions in itertools.product(GRID_FRACTIONS, repeat=4):
+        pairs = zip(fractions, GRID_HALF_RANGES, strict=True)
+        rows.append([(2.0 * f - 1.0) * half for f, half in pairs] + [0.0, 0.0])
+    return np.array(rows, dtype=np.float64)
+
+
+@dataclasses.dataclass(frozen=True)
+class DoublePoleOptions:
+    """variant: which cart-pole; velocities: the single pole's observation includes x' and
+    theta' (the double_markov variant always does); trial_steps: the fitness trial length;
+    solve_steps: the balance needed from the standard start; fitness: "damping" (Gruau) or
+    "steps"; start_angle_deg: theta1 at the standard start; generalisation: `solves` also
+    requires >= 200 of the 625 generalisation starts."""
+
+    variant: Literal["double_nonmarkov", "double_markov", "single"] = "double_nonmarkov"
+    velocities: bool = False
+    trial_steps: int = 1000
+    solve_steps: int = 100_000
+    fitness: Literal["damping", "steps"] = "damping"
+    start_angle_deg: float = 4.5
+    generalisation: bool = True
+
+    def validate(self) -> None:
+        if self.velocities and self.variant != "single":
+            raise ValueError("velocities: only for variant 'single' (double_markov has them)")
+        if self.trial_steps < 1:
+            raise ValueError("trial_steps: must be >= 1")
+        if self.solve_steps < 1:
+            raise ValueError("solve_steps: must be >= 1")
+
+
+class DoublePole(Task):
+    """Double (or single) pole balancing with a recurrent cell as the controller."""
+
+    name = "double_pole"
+    Options = DoublePoleOptions
+    metric = "generalisation"
+    has_criterion = True
+    n_out = 1
+
+    def __init__(self, options: DoublePoleOptions, seed: int) -> None:
+        super().__init__(options, seed)
+        self.n_poles = 1 if options.variant == "single" else 2
+        velocities = options.variant == "double_markov" or options.velocities
+        observed = [0] + [2 + 2 * i for i in range(self.n_poles)]
+        if velocities:
+            observed = sorted(observed + [j + 1 for j in observed])
+        self.observed = np.array(observed, dtype=np.int64)
+        self.scale = np.array(
+            [X_SCALE if j == 0 else ANGLE_SCALE if j % 2 == 0 else VELOCITY_SCALE
+             for j in observed]
+        )
+        self.n_in = len(observed)
+        kind = "single" if self.n_poles == 1 else "double"
+        self.angle_limit = math.radians(ANGLE_LIMIT_DEG[kind])
+        self.physics = physics.parameters()
+        self.start = np.zeros((1, 6))
+        self.start[0, 2] = math.radians(options.start_angle_deg)
+
+    def run(
+        self,
+        population: Population,
+        genomes: np.ndarray,
+        starts: np.ndarray,
+        n_steps: int,
+        record: bool = False,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Trials of genomes (P, n_params) from starts (S, 6), `n_steps` long.
+
+        -> steps (P, S) int64, jiggle (P, S) float64, states (P, S, n_steps, 6) or None
+        (see `cartpole_physics.balance`).
+        """
+        if population.n_in != self.n_in or population.n_out != self.n_out:
+            raise EvolstmError(
+                f"double_pole ({self.options.variant}) needs n_in = {self.n_in}, n_out = 1; "
+                f"the population has n_in = {population.n_in}, n_out = {population.n_out}"
+            )
+        genomes = np.asarray(genomes)
+        if genomes.ndim != 2 or genomes.shape[1] != population.n_params:
+            raise EvolstmError(
+                f"genomes: expected shape (P, {population.n_params}), got {genomes.shape}"
+            )
+        weights = kernel_genomes(np.asarray(genomes, dtype=population.dtype), population.layout)
+        spec = population.layout.kernel_spec
+        n_pop, n_starts = genomes.shape[0], starts.shape[0]
+        steps = np.zeros((n_pop, n_starts), dtype=np.int64)
+        jiggle = np.zeros((n_pop, n_starts))
+        states = np.empty((n_pop, n_starts, n_steps, 6) if record else (0, 0, 0, 0))
+        physics.balance(
+            weights, spec.flags, spec.units, spec.layers, spec.readout, population.state_width,
+            self.observed, self.scale, np.ascontiguousarray(starts, dtype=np.float64),
+            self.n_poles, self.physics, self.angle_limit, n_steps, population.dtype.type(1.0),
+            steps, jiggle, states,
+        )
+        return steps, jiggle, states if record else None
+
+    def fitness(
+        self, population: Population, genomes: np.ndarray, ridge: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        if ridge is not None:
+            raise EvolstmError("double_pole: no readout fit (the task is not supervised)")
+        steps, jiggle, _ = self.run(population, genomes, self.start, self.options.trial_steps)
+        return finite_or_worst(-self.score(steps[:, 0], jiggle[:, 0])), genomes
+
+    def score(self, steps: np.ndarray, jiggle: np.ndarray) -> np.ndarray:
+        """Gruau's damping fitness F (maximised) of trials with `steps` balanced, or
+        t / trial_steps for "steps"; t counts the failing step, as the standard code does."""
+        n_steps = self.options.trial_steps
+        lasted = np.where(steps < n_steps, steps + 1, steps)
+        if self.options.fitness == "steps":
+            return lasted / n_steps
+        long_enough = lasted >= physics.JIGGLE_WINDOW
+        damping = np.where(long_enough, 0.75 / np.where(long_enough, jiggle, 1.0), 0.0)
+        return 0.1 * lasted / n_steps + 0.9 * damping
+
+    def balanced(self, population: Population, genomes: np.ndarray) -> np.ndarray:
+        """Steps (P,) balanced from the standard start, at most `solve_steps`."""
+        return self.run(population, genomes, self.start, self.options.solve_steps)[0][:, 0]
+
+    def generalisation(self, population: Population, genomes: np.ndarray) -> np.ndarray:
+        """How many (P,) of the 625 generalisation starts each genome balances 1000 steps."""
+        steps, _, _ = self.run(
+            population, genomes, generalisation_starts(), GENERALISATION_STEPS
+        )
+        return (steps == GENERALISATION_STEPS).sum(axis=1)
+
+    def solves(self, population: Population, genomes: np.ndarray) -> np.ndarray:
+        """100,000 steps from the start, then (with `generalisation`) >= 200 of 625."""
+        solved = self.balanced(population, genomes) >= self.options.solve_steps
+        if self.options.generalisation and solved.any():
+            passed = self.generalisation(population, genomes[solved])
+            solved[np.flatnonzero(solved)] = passed >= GENERALISATION_NEEDED
+        return solved
+
+    def test(self, cell: Cell) -> dict[str, float]:
+        genome = cell.genome[None]
+        balanced = int(self.balanced(cell.population, genome)[0])
+        count = int(self.generalisation(cell.population, genome)[0])
+        solved = balanced >= self.options.solve_steps and (
+            not self.options.generalisation or count >= GENERALISATION_NEEDED
+        )
+        return {"steps_balanced": float(balanced), "generalisation": float(count),
+                "solved": float(solved)}
+
+    def plot(self, cell: Cell, ax: Any) -> None:
+        """Cart position (m, left axis) and pole angles (deg, right axis) over one trial."""
+        steps, _, states = self.run(
+            cell.population, cell.genome[None], self.start, self.options.trial_steps, record=True
+        )
+        assert states is not None
+        trajectory = states[0, 0, : min(steps[0, 0] + 1, self.options.trial_steps)]
+        time = physics.TAU * 2 * np.arange(1, len(trajectory) + 1)
+        ax.plot(time, trajectory[:, 0], color="tab:blue", label="cart x")
+        ax.set_xlabel("time (s)")
+        ax.set_ylabel("cart position (m)")
+        angles = ax.twinx()
+        for i in range(self.n_poles):
+            angles.plot(time, np.degrees(trajectory[:, 2 + 2 * i]), color=f"C{i + 1}",
+                        label=f"pole {i + 1} angle")
+        angles.set_ylabel("pole angle (deg)")
+        lines = ax.get_lines() + angles.get_lines()
+        ax.legend(lines, [line.get_label() for line in lines], loc="upper right")
+        ax.set_title(f"{self.options.variant}: {steps[0, 0]} steps")
