@@ -103,17 +103,22 @@ def largest_accepted(
 @dataclasses.dataclass(frozen=True)
 class LanguageOptions:
     """train_min..train_max: the n of the training strings (one each); test_limit: the
-    largest n that `test` checks."""
+    largest n that `test` checks; solve_margin: how far past 0.5, on its target's side,
+    every training output must be for the search to stop as solved (0: every string
+    accepted; 0.5: every output at or beyond its 0/1 target, where the error term is 0)."""
 
     train_min: int = 1
     train_max: int = 10
     test_limit: int = 1000
+    solve_margin: float = 0.0
 
     def validate(self) -> None:
         if not 1 <= self.train_min <= self.train_max:
             raise ValueError("train_min: need 1 <= train_min <= train_max")
         if self.test_limit < self.train_max:
             raise ValueError("test_limit: must be >= train_max")
+        if self.solve_margin < 0:
+            raise ValueError("solve_margin: must be >= 0")
 
 
 class LanguageTask(Task):
@@ -148,9 +153,11 @@ class LanguageTask(Task):
         return error_plus_wrong_share(error, step_correct, self.mask)
 
     def solves(self, population: Population, genomes: np.ndarray) -> np.ndarray:
-        """Every training string accepted."""
+        """Every training string accepted, every output `solve_margin` or more past 0.5."""
         outputs = population.predict(genomes, self.x)
-        return accepted(outputs, self.targets, self.mask).all(axis=1)
+        past = np.where(self.targets > 0.5, outputs - 0.5, 0.5 - outputs)
+        clear = sequences_correct(np.all(past >= self.options.solve_margin, axis=-1), self.mask)
+        return (accepted(outputs, self.targets, self.mask) & clear).all(axis=1)
 
     def test(self, cell: Cell) -> dict[str, float]:
         outputs = cell.predict(self.x)
