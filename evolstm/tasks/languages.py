@@ -19,13 +19,10 @@ import numpy as np
 
 from evolstm.cells import Population
 from evolstm.cells.cell import Cell
-from evolstm.tasks.base import Task
 from evolstm.tasks.sequences import (
-    error_plus_wrong_share,
-    fitted_outputs,
+    SymbolSetTask,
     length_mask,
     sequences_correct,
-    squared_shortfall,
     threshold_correct,
 )
 
@@ -121,13 +118,12 @@ class LanguageOptions:
             raise ValueError("solve_margin: must be >= 0")
 
 
-class LanguageTask(Task):
+class LanguageTask(SymbolSetTask):
     """Next-symbol prediction on one counting language; subclasses set `name`, `letters`."""
 
     Options: ClassVar[type] = LanguageOptions
     letters: ClassVar[str]
     metric: ClassVar[str] = "largest_n"
-    supports_readout_fit: ClassVar[bool] = True
     has_criterion: ClassVar[bool] = True
     n_in = len(INPUT_SYMBOLS)
     n_out = len(OUTPUT_SYMBOLS)
@@ -137,20 +133,7 @@ class LanguageTask(Task):
         self.train_ns = np.arange(options.train_min, options.train_max + 1)
         self.x, self.targets, self.mask = batch(self.train_ns, self.letters)
 
-    def fitness(
-        self, population: Population, genomes: np.ndarray, ridge: float | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Mean squared shortfall (`one_sided_error`) + share of wrongly predicted steps."""
-        outputs, genomes = fitted_outputs(
-            population, genomes, self.x, self.targets, self.mask, ridge
-        )
-        return self.score(outputs), genomes
-
-    def score(self, outputs: np.ndarray) -> np.ndarray:
-        """Fitness (P,) of outputs (P, B, T, 4) on the training strings."""
-        error = squared_shortfall(outputs, self.targets)
-        step_correct = threshold_correct(outputs, self.targets)
-        return error_plus_wrong_share(error, step_correct, self.mask)
+    step_correct = staticmethod(threshold_correct)
 
     def solves(self, population: Population, genomes: np.ndarray) -> np.ndarray:
         """Every training string accepted, every output `solve_margin` or more past 0.5."""

@@ -22,14 +22,11 @@ import numpy as np
 
 from evolstm.cells import Population
 from evolstm.cells.cell import Cell
-from evolstm.tasks.base import Task
 from evolstm.tasks.sequences import (
-    error_plus_wrong_share,
-    fitted_outputs,
+    SymbolSetTask,
     length_mask,
     pad,
     sequences_correct,
-    squared_shortfall,
 )
 
 SYMBOLS = "BTPSXVE"
@@ -93,16 +90,16 @@ class ReberOptions:
     n_test: int = 256
 
 
-class Reber(Task):
+class Reber(SymbolSetTask):
     """Embedded Reber grammar next-symbol prediction; metric: share of test strings right."""
 
     name = "reber"
     Options: ClassVar[type] = ReberOptions
     metric: ClassVar[str] = "test_correct"
-    supports_readout_fit: ClassVar[bool] = True
     has_criterion: ClassVar[bool] = True
     n_in = len(SYMBOLS)
     n_out = len(SYMBOLS)
+    step_correct = staticmethod(top_k_correct)
 
     def __init__(self, options: ReberOptions, seed: int) -> None:
         super().__init__(options, seed)
@@ -112,21 +109,6 @@ class Reber(Task):
         self.test_x, self.test_targets, self.test_mask = sample(
             np.random.default_rng([seed, 1]), options.n_test
         )
-
-    def fitness(
-        self, population: Population, genomes: np.ndarray, ridge: float | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Mean squared shortfall (`one_sided_error`) + share of wrongly predicted steps."""
-        outputs, genomes = fitted_outputs(
-            population, genomes, self.x, self.targets, self.mask, ridge
-        )
-        return self.score(outputs), genomes
-
-    def score(self, outputs: np.ndarray) -> np.ndarray:
-        """Fitness (P,) of outputs (P, B, T, 7) on the training strings."""
-        error = squared_shortfall(outputs, self.targets)
-        step_correct = top_k_correct(outputs, self.targets)
-        return error_plus_wrong_share(error, step_correct, self.mask)
 
     def solves(self, population: Population, genomes: np.ndarray) -> np.ndarray:
         """Every training string predicted right at every step."""

@@ -101,6 +101,39 @@ def error_plus_wrong_share(
     return finite_or_worst(masked_mean(error, mask) + masked_mean(~step_correct, mask))
 
 
+class SymbolSetTask(Task):
+    """Next-symbol-set prediction over padded strings (languages, Reber grammar).
+
+    Subclasses fill `x` (B, T, I), `targets` (B, T, O) 0/1 sets and `mask` (B, T) in
+    __init__ and say what a correct step is (`step_correct`). Fitness: mean squared shortfall
+    (`one_sided_error`) + share of wrongly predicted steps.
+    """
+
+    supports_readout_fit: ClassVar[bool] = True
+    x: np.ndarray
+    targets: np.ndarray
+    mask: np.ndarray
+
+    @staticmethod
+    @abstractmethod
+    def step_correct(outputs: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        """outputs (..., B, T, O), targets (B, T, O) -> (..., B, T) bool."""
+
+    def fitness(
+        self, population: Population, genomes: np.ndarray, ridge: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        outputs, genomes = fitted_outputs(
+            population, genomes, self.x, self.targets, self.mask, ridge
+        )
+        return self.score(outputs), genomes
+
+    def score(self, outputs: np.ndarray) -> np.ndarray:
+        """Fitness (P,) of outputs (P, B, T, O) on the training strings."""
+        error = squared_shortfall(outputs, self.targets)
+        step_correct = self.step_correct(outputs, self.targets)
+        return error_plus_wrong_share(error, step_correct, self.mask)
+
+
 @dataclasses.dataclass
 class LastStepData:
     """Sequences answered at their last step: x (B, T, I) zero-padded, targets (B, T, O)
