@@ -10,7 +10,7 @@ from evolstm.cells import Population, Topology
 from evolstm.cells.cell import Cell
 from evolstm.tasks import get
 from evolstm.tasks.base import WORST_FITNESS
-from evolstm.tasks.generator import nrmse
+from evolstm.tasks.generator import nrmse, teacher_forced_then_free
 from evolstm.tasks.mackey_glass import mackey_glass
 from evolstm.tasks.readout import fit_readout
 
@@ -217,3 +217,25 @@ def test_task_is_deterministic_and_pickles(name, rng, tmp_path):
     cell = Cell(population, first[1][0])
     assert task.test(cell) == copy.test(cell)
     assert task.metric in task.test(cell)
+
+
+def test_mackey_glass_validation_windows_match_separate_primed_free_runs(rng):
+    options = dict(SMALL_MACKEY_GLASS, validation_windows=3, horizon=20)
+    task = get("mackey_glass")(get("mackey_glass").Options(**options), seed=0)
+    population = Population("lstm", 1, 4, 1)
+    genomes = rng.normal(0.0, 0.5, (2, population.n_params))
+    fitness, fitted = task.fitness(population, genomes, ridge=1e-6)
+    series, horizon = task.fit_window, 20
+    primes = [300 - 2 * horizon + k * horizon for k in range(3)]
+    # the readout sees only the steps before the first window's free run
+    expected_fit = teacher_forced_then_free(
+        population, genomes, series[:, : primes[0] + 1 + horizon], primes[0], 100, 1e-6
+    )[0]
+    np.testing.assert_allclose(fitted, expected_fit)
+    runs = [teacher_forced_then_free(population, fitted, series[:, : c + 1 + horizon], c, 0,
+                                     None)[1] for c in primes]
+    free = np.concatenate(runs, axis=1)  # (P, windows, horizon, 1)
+    truth = np.stack([series[0, c + 1 : c + 1 + horizon] for c in primes])
+    expected = np.mean([nrmse(truth[:, :h], free[:, :, :h], task.variance)
+                        for h in (1, 2, 5, 10, 20)], axis=0)
+    np.testing.assert_allclose(fitness, expected, rtol=1e-5)
