@@ -30,7 +30,7 @@ def plot_runs(run_dirs: list[Path], out: Path) -> Path:
         1 + len(shown), 1, figsize=(9, 3.6 * (1 + len(shown))), squeeze=False
     )
     history_ax = axes[0, 0]
-    positive = True
+    values: list[np.ndarray] = []
     for path, history in histories:
         if not history.get("evaluations"):
             raise EvolstmError(f"{path}: history.csv has no generations yet")
@@ -39,9 +39,13 @@ def plot_runs(run_dirs: list[Path], out: Path) -> Path:
         (line,) = history_ax.plot(evaluations, best, label=f"{path.name} best")
         history_ax.plot(evaluations, history["mean"], color=line.get_color(), alpha=0.4,
                         linestyle="--", label=f"{path.name} mean")
-        positive &= bool(np.all(best > 0))
-    if positive:
+        values.append(best)
+    best_values = np.concatenate(values)
+    if np.all(best_values > 0):
         history_ax.set_yscale("log")
+    elif np.ptp(best_values) > 0:  # fitnesses of both signs (e.g. -damping): log-like both ways
+        smallest = np.abs(best_values[best_values != 0]).min(initial=1.0)
+        history_ax.set_yscale("symlog", linthresh=smallest)
     history_ax.set_xlabel("evaluations")
     history_ax.set_ylabel("fitness (lower is better)")
     history_ax.set_title("search history")
