@@ -25,8 +25,7 @@ def legal_sets(n: int, letters: str) -> tuple[str, list[set[str]]]:
     blocks = [letter * n for letter in letters]
     text = "S" + "".join(blocks)
     legal = [{"a"}]  # after S
-    for k in range(1, n + 1):  # after the k-th a
-        legal.append({"a", letters[1]})
+    legal += [{"a", letters[1]}] * n  # after each a
     for block, letter in enumerate(letters[1:], start=1):
         following = letters[block + 1] if block + 1 < len(letters) else "T"
         for k in range(1, n + 1):

@@ -170,7 +170,7 @@ class Population:
             work(slice(0, n_pop))
         else:
             bounds = np.linspace(0, n_pop, n_threads + 1).astype(int)
-            chunks = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+            chunks = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
             with ThreadPoolExecutor(n_threads) as pool:
                 list(pool.map(work, chunks))
         return Simulation(outputs, hidden if keep_hidden else None, state)
