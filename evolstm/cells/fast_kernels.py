@@ -28,6 +28,7 @@ import numba
 import numpy as np
 
 from evolstm.cells import fastmath
+from evolstm.cells.kernels import JIT
 from evolstm.cells.layout import (
     F_CELL_ACT,
     F_COUPLED,
@@ -48,8 +49,6 @@ from evolstm.cells.layout import (
     Layout,
 )
 from evolstm.cells.topology import Topology
-
-JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": {"nsz", "contract"}}
 
 LANES = 32  # genomes per SIMD block in the lane layout
 LANE_MAX_HIDDEN = {"float64": 8, "float32": 16}  # largest H that uses the lane layout

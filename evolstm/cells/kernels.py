@@ -47,7 +47,8 @@ from evolstm.cells.layout import (
     Layout,
 )
 
-JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": {"nsz", "contract"}}
+# Every kernel: cached on disk, GIL released, NumPy's error model (no division checks).
+JIT = dict(cache=True, nogil=True, error_model="numpy", fastmath={"nsz", "contract"})
 
 # Mode codes: indices into topology.X_MODES / H_MODES.
 X_LINEAR, X_IDENTITY, X_TANH, X_NONE = 0, 1, 2, 3

@@ -30,7 +30,7 @@ import numpy as np
 from evolstm.cells.kernels import cell_step
 from evolstm.cells.layout import F_N_GATES_REC
 
-JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
+JIT = dict(cache=True, nogil=True, error_model="numpy")
 
 CART_MASS = 1.0  # kg
 POLE_MASS = (0.1, 0.01)  # kg
