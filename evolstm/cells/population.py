@@ -169,10 +169,8 @@ class Population:
         if n_threads <= 1:
             work(slice(0, n_pop))
         else:
-            bounds = np.linspace(0, n_pop, n_threads + 1).astype(int)
-            chunks = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
             with ThreadPoolExecutor(n_threads) as pool:
-                list(pool.map(work, chunks))
+                list(pool.map(work, chunk_slices(n_pop, n_threads)))
         return Simulation(outputs, hidden if keep_hidden else None, state)
 
     def _genomes(self, genomes: np.ndarray) -> np.ndarray:
@@ -192,6 +190,12 @@ class Population:
         if x.ndim != 3 or x.shape[2] != self.n_in:
             raise EvolstmError(f"x: expected shape (B, T, {self.n_in}), got {x.shape}")
         return np.ascontiguousarray(x, dtype=self.dtype)
+
+
+def chunk_slices(n_items: int, n_chunks: int) -> list[slice]:
+    """Split range(n_items) into at most `n_chunks` contiguous, nearly equal, non-empty slices."""
+    bounds = np.linspace(0, n_items, min(n_chunks, n_items) + 1).astype(int)
+    return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
 
 
 def _thread_count(jobs: int) -> int:

@@ -16,6 +16,7 @@ import joblib
 import numpy as np
 
 from evolstm.cells import Population
+from evolstm.cells.population import chunk_slices
 from evolstm.errors import EvolstmError
 from evolstm.tasks import Task
 
@@ -74,8 +75,7 @@ class Evaluator:
         """genomes (P, n_params) -> (fitness (P,), genomes as scored, readouts fitted)."""
         if self._parallel is None or self.n_workers <= 1 or len(genomes) < 2:
             return _score(self.task, self.population, genomes, ridge)
-        bounds = np.linspace(0, len(genomes), min(self.n_workers, len(genomes)) + 1).astype(int)
-        chunks = [genomes[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        chunks = [genomes[part] for part in chunk_slices(len(genomes), self.n_workers)]
         results = self._parallel(
             joblib.delayed(_score)(self.task, self.population, chunk, ridge) for chunk in chunks
         )
