@@ -224,6 +224,20 @@ def test_constant_force_controller_fitness_matches_the_reference_trajectory():
     assert fitness[0] == pytest.approx(-(0.1 * lasted / 1000 + 0.9 * damping), rel=1e-9)
 
 
+@pytest.mark.parametrize("fitness_kind", ["damping", "steps"])
+def test_balanced_check_offers_every_possible_full_trial_best_first(fitness_kind):
+    task = DoublePole(DoublePoleOptions(fitness=fitness_kind, solve_check="balanced"), seed=0)
+    steps = np.array([1000, 999, 1000, 120, 1000])
+    jiggle = np.array([7.5, 0.7, 30.0, 2.0, 1e9])
+    fitness = -task.score(steps, jiggle)
+    full_trials = np.flatnonzero(steps == 1000)
+    offered = task.candidates(fitness)
+    assert set(full_trials) <= set(offered)  # no full trial is missed
+    assert list(offered) == sorted(offered, key=lambda k: fitness[k])
+    champion_only = DoublePole(DoublePoleOptions(fitness=fitness_kind), seed=0)
+    assert list(champion_only.candidates(fitness)) == [int(np.argmin(fitness))]
+
+
 def test_non_finite_controller_fails_at_the_first_step():
     population = Population("lstm", n_in=3, n_hidden=2, n_out=1)
     task = DoublePole(DoublePoleOptions(), seed=0)

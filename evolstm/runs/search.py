@@ -158,11 +158,11 @@ class Search:
                         state.best_genome = scored[champion].astype(np.float64)
                         self._save_best(state.best_genome, state.best_fitness)
                     if task.has_criterion and not state.solved:
-                        solves = task.solves(self.population, scored[champion][None])
-                        state.solved = bool(solves[0])
-                        if state.solved:  # the solver is the run's cell, whatever its rank
-                            state.best_fitness = float(fitness[champion])
-                            state.best_genome = scored[champion].astype(np.float64)
+                        solver = self._first_solver(fitness, scored)
+                        state.solved = solver is not None
+                        if solver is not None:  # the run's cell, whatever its rank
+                            state.best_fitness = float(fitness[solver])
+                            state.best_genome = scored[solver].astype(np.float64)
                             self._save_best(state.best_genome, state.best_fitness)
                     state.elapsed_s = time.perf_counter() - started
                     self.history.append(self._row(state, fitness, metrics))
@@ -187,6 +187,14 @@ class Search:
         summary = self._summary(state, stopped)
         rundir.write_summary(self.run_dir, summary)
         return Run(self.run_dir, summary)
+
+    def _first_solver(self, fitness: np.ndarray, scored: np.ndarray) -> int | None:
+        """Index of the first of the task's candidates that meets its criterion, or None."""
+        candidates = self.task.candidates(fitness)
+        if candidates.size == 0:
+            return None
+        solved = self.task.solves(self.population, scored[candidates])
+        return int(candidates[np.argmax(solved)]) if solved.any() else None
 
     def _replay(self, checkpoint: ckpt.Checkpoint) -> None:
         """Drive the fresh algorithm through the recorded generations, without evaluating."""

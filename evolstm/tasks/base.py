@@ -59,13 +59,18 @@ class Task(ABC):
 
     has_criterion: ClassVar[bool] = False  # the task has a success criterion
 
+    def candidates(self, fitness: np.ndarray) -> np.ndarray:
+        """Indices (k,) into a generation's fitness (P,) that `solves` should check, best
+        first. Default: the generation's champion only."""
+        return np.array([int(np.argmin(fitness))])
+
     def solves(self, population: Population, genomes: np.ndarray) -> np.ndarray:
         """The success criterion for genomes (k, n_params) -> (k,) bool.
 
-        The run loop calls it on the best genome of each generation (genomes as `fitness`
-        returned them, readout included) and stops the search at the first True. It may be
-        costly (the double pole's 100,000-step check); only tasks with `has_criterion` are
-        asked.
+        The run loop calls it on each generation's `candidates` (genomes as `fitness`
+        returned them, readout included) and stops the search at the first True; the first
+        solver in the candidates' order becomes the run's cell. It may be costly (the double
+        pole's 100,000-step check); only tasks with `has_criterion` are asked.
         """
         raise NotImplementedError(f"task {self.name} has no success criterion")
 

@@ -63,7 +63,10 @@ class DoublePoleOptions:
     theta' (the double_markov variant always does); trial_steps: the fitness trial length;
     solve_steps: the balance needed from the standard start; fitness: "damping" (Gruau) or
     "steps"; start_angle_deg: theta1 at the standard start; generalisation: `solves` also
-    requires >= 200 of the 625 generalisation starts."""
+    requires >= 200 of the 625 generalisation starts; solve_check: which genomes of a
+    generation the run loop checks against the criterion - "champion" (the best fitness only,
+    as in NEAT's and ESP's experiments) or "balanced" (every genome whose fitness shows it may
+    have lasted the whole trial, best first; evaluations still count whole generations)."""
 
     variant: Literal["double_nonmarkov", "double_markov", "single"] = "double_nonmarkov"
     velocities: bool = False
@@ -72,6 +75,7 @@ class DoublePoleOptions:
     fitness: Literal["damping", "steps"] = "damping"
     start_angle_deg: float = 4.5
     generalisation: bool = True
+    solve_check: Literal["champion", "balanced"] = "champion"
 
     def validate(self) -> None:
         if self.velocities and self.variant != "single":
@@ -176,6 +180,16 @@ class DoublePole(Task):
             population, genomes, generalisation_starts(), GENERALISATION_STEPS
         )
         return (steps == GENERALISATION_STEPS).sum(axis=1)
+
+    def candidates(self, fitness: np.ndarray) -> np.ndarray:
+        """The champion, or (solve_check "balanced") every genome whose fitness is at most
+        minus the score of a trial that lasted all `trial_steps` (F >= 0.1 for damping,
+        1 for steps), best first."""
+        if self.options.solve_check == "champion":
+            return super().candidates(fitness)
+        least_full_trial = 1.0 if self.options.fitness == "steps" else 0.1
+        order = np.argsort(fitness, kind="stable")
+        return order[fitness[order] <= -least_full_trial]
 
     def solves(self, population: Population, genomes: np.ndarray) -> np.ndarray:
         """100,000 steps from the start, then (with `generalisation`) >= 200 of 625."""
