@@ -19,6 +19,8 @@ Mackey-Glass runs 50 test windows (prime, then `horizon` free steps) and reports
 
     /work/venv/bin/python benchmarks/esn_baseline.py            # every task, full grid
     /work/venv/bin/python benchmarks/esn_baseline.py --tasks mso2 mackey_glass --quick
+    /work/venv/bin/python benchmarks/esn_baseline.py --tasks mackey_glass --units 1000 \
+        --activations tanh                                       # one reservoir size
 """
 
 from __future__ import annotations
@@ -39,21 +41,40 @@ from evolstm.tasks.generator import nrmse
 from evolstm.tasks.mackey_glass import MackeyGlass, MackeyGlassOptions
 from evolstm.tasks.mso import EVOLINO_FREQUENCIES, MSO, MSOOptions
 
-# Mackey-Glass options of searches/mackey_glass.toml (the ESN sees the same data as the cell).
-MACKEY_GLASS_OPTIONS = MackeyGlassOptions(train_steps=1000, washout=200)
+# Mackey-Glass options of searches/mackey_glass.toml (the ESN sees the same data as the cell):
+# the protocol of Jaeger (2001) and Jaeger & Haas (2004), validation on 6 windows.
+MACKEY_GLASS_OPTIONS = MackeyGlassOptions(validation_windows=6)
 
-UNITS = (50, 100, 300)
-SPECTRAL_RADII = (0.5, 0.9, 1.1)
-LEAK_RATES = (0.3, 1.0)
-INPUT_SCALINGS = (0.1, 1.0)
+
+@dataclasses.dataclass(frozen=True)
+class Grid:
+    """Reservoir settings tried for one task (the ridge penalty is chosen per reservoir)."""
+
+    units: tuple[int, ...]
+    spectral_radii: tuple[float, ...]
+    leak_rates: tuple[float, ...]
+    input_scalings: tuple[float, ...]
+    input_connectivity: float
+    bias: float
+    ridges: tuple[float, ...]
+    seeds: tuple[int, ...] = (1, 2)
+
+
+# MSO: sparse input (reservoirpy's default connectivity 0.1), no bias.
+MSO_GRID = Grid(units=(50, 100, 300), spectral_radii=(0.5, 0.9, 1.1), leak_rates=(0.3, 1.0),
+                input_scalings=(0.1, 1.0), input_connectivity=0.1, bias=0.0,
+                ridges=(1e-10, 1e-7, 1e-4))
+# Mackey-Glass: every unit reads the series and a constant bias, as Jaeger's output feedback
+# (dense, uniform in ±0.56) and bias input (0.2) do; up to Jaeger & Haas's 1000 units.
+MACKEY_GLASS_GRID = Grid(units=(100, 300, 1000), spectral_radii=(0.8, 0.95, 1.1),
+                         leak_rates=(0.3, 1.0), input_scalings=(0.5, 1.0),
+                         input_connectivity=1.0, bias=0.2, ridges=(1e-12, 1e-10, 1e-8, 1e-6))
 ACTIVATIONS = ("tanh", "identity")
-RIDGES = (1e-10, 1e-7, 1e-4)
-SEEDS = (1, 2)
 
 
 @dataclasses.dataclass(frozen=True)
 class Setting:
-    """One reservoir of the grid (the ridge penalty is chosen per reservoir)."""
+    """One reservoir of a grid."""
 
     units: int
     spectral_radius: float
@@ -61,6 +82,8 @@ class Setting:
     input_scaling: float
     activation: str
     seed: int
+    input_connectivity: float = 0.1
+    bias: float = 0.0
 
 
 @dataclasses.dataclass
@@ -75,13 +98,14 @@ class Result:
     seconds: float
 
 
-def grid(activation: str, quick: bool) -> Iterator[Setting]:
-    """Every reservoir setting of the grid with one activation (`quick`: one seed, <= 100 units)."""
-    units = UNITS[:2] if quick else UNITS
-    seeds = SEEDS[:1] if quick else SEEDS
-    for values in itertools.product(units, SPECTRAL_RADII, LEAK_RATES, INPUT_SCALINGS):
+def settings(grid: Grid, activation: str, quick: bool) -> Iterator[Setting]:
+    """Every reservoir of the grid with one activation (`quick`: one seed, the 2 smallest sizes)."""
+    units = grid.units[:2] if quick else grid.units
+    seeds = grid.seeds[:1] if quick else grid.seeds
+    for values in itertools.product(units, grid.spectral_radii, grid.leak_rates,
+                                    grid.input_scalings):
         for seed in seeds:
-            yield Setting(*values, activation, seed)
+            yield Setting(*values, activation, seed, grid.input_connectivity, grid.bias)
 
 
 class ESN:
@@ -93,6 +117,8 @@ class ESN:
             lr=setting.leak_rate,
             sr=setting.spectral_radius,
             input_scaling=setting.input_scaling,
+            input_connectivity=setting.input_connectivity,
+            bias=setting.bias,
             activation=setting.activation,
             seed=setting.seed,
         )
@@ -104,10 +130,23 @@ class ESN:
             self.reservoir.reset()
         return self.reservoir.run(inputs)
 
-    def fit(self, states: np.ndarray, targets: np.ndarray, washout: int, ridge: float) -> None:
-        """Ridge readout from states[washout:] to targets[washout:] (both (T, ·))."""
+    def fit(self, states: np.ndarray, targets: np.ndarray, start: int, stop: int,
+            ridge: float) -> None:
+        """Ridge readout from states[start:stop] to targets[start:stop] (both (T, ·))."""
         self.readout = Ridge(ridge=ridge)
-        self.readout.fit(states[washout:], targets[washout:])
+        self.readout.fit(states[start:stop], targets[start:stop])
+
+    def generate(self, state: np.ndarray, last_input: np.ndarray, n_free: int) -> np.ndarray:
+        """(n_free, 1) outputs from reservoir state `state`: read the true `last_input` (1,),
+        whose output predicts the next value, then n_free steps reading the own outputs."""
+        assert self.readout is not None
+        self.reservoir.state = {"out": np.array(state, dtype=np.float64)}
+        previous = self.readout.step(self.reservoir.step(last_input))
+        outputs = np.empty((n_free, 1))
+        for step in range(n_free):
+            previous = np.clip(self.readout.step(self.reservoir.step(previous)), -1e6, 1e6)
+            outputs[step] = previous
+        return outputs
 
     def free_run(self, window: np.ndarray, n_prime: int) -> np.ndarray:
         """(n_free, 1) outputs: read window[:n_prime] teacher-forced, then feed back outputs.
@@ -117,37 +156,47 @@ class ESN:
         input predicts window[n_prime]; from there on the network reads its own outputs, and
         the n_free outputs returned are compared with window[n_prime + 1:].
         """
-        assert self.readout is not None
-        n_free = len(window) - n_prime - 1
-        self.states(window[:n_prime])
-        previous = self.readout.step(self.reservoir.state["out"])
-        outputs = np.empty((n_free, 1))
-        for step in range(n_free):
-            previous = np.clip(self.readout.step(self.reservoir.step(previous)), -1e6, 1e6)
-            outputs[step] = previous
-        return outputs
+        primed = self.states(window[: n_prime - 1])[-1]
+        return self.generate(primed, window[n_prime - 1], len(window) - n_prime - 1)
 
 
-def tune(task_name: str, task: MSO | MackeyGlass, activation: str, quick: bool) -> Result:
-    """Best grid setting (reservoirs of one activation) on the validation run; its test."""
+def validation_starts(task: MSO | MackeyGlass) -> tuple[np.ndarray, int]:
+    """The free runs the task's fitness scores: (c_k (K,), horizon), as in the task.
+
+    Free run k reads the true series up to step c_k - 1 and is compared with steps
+    c_k + 1 … c_k + horizon of the fit window; the readout may be fitted on steps < c_0.
+    """
+    n_free = task.fit_window.shape[1] - task.fit_prime - 1
+    n_windows = getattr(task, "validation_windows", 1)
+    horizon = getattr(task, "horizon", n_free)
+    first = task.fit_prime - (n_windows - 1) * horizon
+    return first + horizon * np.arange(n_windows), horizon
+
+
+def tune(task_name: str, task: MSO | MackeyGlass, grid: Grid, activation: str,
+         quick: bool) -> Result:
+    """Best grid setting (reservoirs of one activation) on the validation runs; its test."""
     started = time.perf_counter()
     window = task.fit_window[0]
-    n_prime = task.fit_prime
-    truth = window[None, n_prime + 1 :]
+    primes, horizon = validation_starts(task)
+    truth = np.stack([window[c + 1 : c + 1 + horizon] for c in primes])  # (K, horizon, 1)
     best: tuple[float, Setting, float] | None = None
-    for setting in grid(activation, quick):
+    for setting in settings(grid, activation, quick):
         esn = ESN(setting)
-        states = esn.states(window[:n_prime])
-        for ridge in RIDGES:
-            esn.fit(states, window[1 : n_prime + 1], task.washout, ridge)
+        states = esn.states(window[: task.fit_prime])  # states[t]: after reading window[t]
+        for ridge in grid.ridges:
+            esn.fit(states, window[1 : task.fit_prime + 1], task.washout, primes[0], ridge)
             with np.errstate(all="ignore"):
-                score = float(nrmse(truth, esn.free_run(window, n_prime)[None]))
+                free = np.stack([esn.generate(states[c - 2], window[c - 1], horizon)
+                                 for c in primes])
+                score = float(nrmse(truth, free))
             if math.isfinite(score) and (best is None or score < best[0]):
                 best = (score, setting, ridge)
     assert best is not None, "every grid setting diverged"
     validation, setting, ridge = best
     esn = ESN(setting)
-    esn.fit(esn.states(window[:n_prime]), window[1 : n_prime + 1], task.washout, ridge)
+    states = esn.states(window[: task.fit_prime])
+    esn.fit(states, window[1 : task.fit_prime + 1], task.washout, primes[0], ridge)
     test = (mso_test if isinstance(task, MSO) else mackey_glass_test)(esn, task)
     return Result(task_name, setting, ridge, validation, test, time.perf_counter() - started)
 
@@ -168,12 +217,9 @@ def mso_test(esn: ESN, task: MSO) -> dict[str, float]:
 
 
 def mackey_glass_test(esn: ESN, task: MackeyGlass) -> dict[str, float]:
-    """NRMSE84 of `MackeyGlass.test`: the error at the last free step over the test windows."""
+    """`MackeyGlass.test`'s metrics (NRMSE84 in the original coordinates) of the ESN."""
     free = np.stack([esn.free_run(w, task.test_prime) for w in task.test_windows])
-    truth = task.test_windows[:, task.test_prime + 1 :]
-    with np.errstate(all="ignore"):
-        value = float(nrmse(truth[:, -1:], free[:, -1:], task.variance))
-    return {"nrmse84": value, "log10_nrmse84": math.log10(value) if value > 0 else -math.inf}
+    return task.test_metrics(free)
 
 
 def build_task(name: str) -> MSO | MackeyGlass:
@@ -190,16 +236,23 @@ def main() -> None:
     parser.add_argument("--tasks", nargs="+", default=["mso2", "mso3", "mso4", "mso5",
                                                        "mackey_glass"])
     parser.add_argument("--quick", action="store_true", help="a smaller grid (one seed)")
+    parser.add_argument("--units", nargs="+", type=int, help="reservoir sizes (default: grid's)")
+    parser.add_argument("--activations", nargs="+", default=list(ACTIVATIONS),
+                        choices=ACTIVATIONS)
     args = parser.parse_args()
     warnings.simplefilter("ignore", LinAlgWarning)  # tiny ridges on near-collinear states
     print("| task | ESN test NRMSE | nrmse_later | validation | units | sr | lr | "
           "input scaling | activation | ridge | tuning time |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for name, activation in itertools.product(args.tasks, ACTIVATIONS):
-        result = tune(name, build_task(name), activation, args.quick)
+    for name, activation in itertools.product(args.tasks, args.activations):
+        grid = MACKEY_GLASS_GRID if name == "mackey_glass" else MSO_GRID
+        if args.units:
+            grid = dataclasses.replace(grid, units=tuple(args.units))
+        result = tune(name, build_task(name), grid, activation, args.quick)
         s = result.setting
-        test = result.test.get("nrmse", result.test.get("nrmse84"))
-        metric = "" if "nrmse" in result.test else " (NRMSE84)"
+        is_mackey_glass = "nrmse84" in result.test
+        test = result.test["nrmse84" if is_mackey_glass else "nrmse"]
+        metric = f" (NRMSE84, log10 {math.log10(test):.2f})" if is_mackey_glass else ""
         later = result.test.get("nrmse_later")
         print(f"| {name} | {test:.3g}{metric} | {'-' if later is None else f'{later:.3g}'} | "
               f"{result.validation:.3g} | {s.units} | {s.spectral_radius} | {s.leak_rate} | "

@@ -21,6 +21,7 @@ from evolstm.options import build
 # Every registered algorithm with its defaults, plus configured variants worth pinning.
 SETUPS = [(name, {}) for name in ALGORITHMS.names()] + [
     ("evolino", {"evolver": "cmaes"}),
+    ("evolino", {"evolver": "cmaes", "cma_sep": True, "cma_restarts": 2}),
     ("esp", {"recombination": "mutation", "noise": "normal", "stagnation": 1}),
     ("cosyne", {"permutation": "all", "noise": "normal"}),
     ("ga", {"selection": "best", "crossover": "sbx", "mutation": "polynomial", "elitism": 0}),
@@ -289,6 +290,27 @@ def test_cosyne_keeps_the_best_network_intact():
     cosyne.tell(genomes, fitness)
     best = genomes[np.argmin(fitness)]
     assert any(np.array_equal(row, best) for row in cosyne.ask())
+
+
+@pytest.mark.parametrize(("name", "table"), SETUPS, ids=IDS)
+def test_asking_again_before_tell_returns_the_same_population(name, table):
+    algorithm = make(name, table, n_params=6, seed=2)
+    first = algorithm.ask()
+    np.testing.assert_array_equal(algorithm.ask(), first)
+    algorithm.tell(first, sphere(first))
+    assert not np.array_equal(algorithm.ask(), first)
+
+
+def test_evolino_cma_restarts_double_the_population_once_cma_es_stops():
+    algorithm = make("evolino", {"evolver": "cmaes", "cma_population": 6, "cma_restarts": 1},
+                     n_params=4, seed=0, init_scale=1.0)
+    sizes = []
+    while algorithm.stop() is None and len(sizes) < 2000:
+        genomes = algorithm.ask()
+        sizes.append(len(genomes))
+        algorithm.tell(genomes, sphere(genomes))
+    assert sizes[0] == 6 and sizes[-1] == 12 and sorted(set(sizes)) == [6, 12]
+    assert algorithm.describe()["restarts_used"] == 1
 
 
 def test_evolino_options_validate_and_default_to_evolinos_esp():

@@ -164,22 +164,52 @@ def test_mackey_glass_stays_in_its_known_range_and_is_not_periodic():
     assert max(autocorrelation) < 0.95  # a periodic orbit would come back to ~1
 
 
-def test_mackey_glass_agrees_with_a_ten_times_finer_integration():
-    coarse = mackey_glass(200, transient=100)
-    fine = mackey_glass(200, transient=100, substeps=100)
+@pytest.mark.parametrize("integrator", ["euler", "rk4"])
+def test_mackey_glass_follows_the_closed_form_while_the_delay_reads_the_constant_history(
+    integrator,
+):
+    # For t <= 16 the delayed term reads y = 1.2, so dy/dt = c - 0.1 y with c constant:
+    # y(t) = 10c + (1.2 - 10c) e^(-0.1 t); Euler with step 1/10 (Jaeger 2001, eq. 23) gives
+    # exactly y(n) = 10c + (1.2 - 10c) (1 - 0.01)^(10 n) at the unit samples.
+    c = 0.2 * 1.2 / (1.0 + 1.2**10)
+    t = np.arange(17)
+    decay = (1.0 - 0.01) ** (10 * t) if integrator == "euler" else np.exp(-0.1 * t)
+    tolerance = 1e-12 if integrator == "euler" else 1e-9  # RK4: its own 4th-order error
+    series = mackey_glass(17, transient=0, integrator=integrator)
+    np.testing.assert_allclose(series, 10 * c + (1.2 - 10 * c) * decay, rtol=0, atol=tolerance)
+
+
+def test_mackey_glass_rk4_agrees_with_a_ten_times_finer_integration():
+    coarse = mackey_glass(200, transient=100, integrator="rk4")
+    fine = mackey_glass(200, transient=100, substeps=100, integrator="rk4")
     np.testing.assert_allclose(coarse, fine, atol=1e-4)
 
 
-def test_mackey_glass_nrmse84_is_the_error_at_step_84_over_the_runs():
-    task = get("mackey_glass")(get("mackey_glass").Options(**SMALL_MACKEY_GLASS), seed=0)
+def test_mackey_glass_euler_series_converges_to_a_fine_integration_at_first_order():
+    fine = mackey_glass(50, transient=100, substeps=200, integrator="rk4")
+    error = [np.abs(mackey_glass(50, transient=100, substeps=s) - fine).max() for s in (10, 100)]
+    assert 0.005 < error[0] < 0.05  # Jaeger's step 1/10: a different trajectory, not noise
+    assert 5 < error[0] / error[1] < 20  # ten times the step, ten times the error
+
+
+def test_mackey_glass_nrmse84_is_the_error_84_steps_ahead_in_original_coordinates():
+    options = get("mackey_glass").Options(**SMALL_MACKEY_GLASS)
+    task = get("mackey_glass")(options, seed=0)
     population = Population(LINEAR_CELL, 1, 2, 1)
     genome = sine_delay_genome(population)
     genome[-3:] = [1.0, 0.0, 0.0]  # ŷ(n) = input y(n-1): the free run repeats the last input
     metrics = task.test(Cell(population, genome))
-    last_true = task.test_windows[:, task.test_prime - 1, 0]
-    at_84 = task.test_windows[:, -1, 0]
-    expected = math.sqrt(np.mean((at_84 - last_true) ** 2) / task.variance[0])
-    assert metrics["nrmse84"] == pytest.approx(expected)
+    # By hand, from the series itself: Jaeger's back-to-back windows of 1000 + 84 steps
+    # (here 200 + 84) after the search's data, the last value read vs the value 84 steps on.
+    window = options.test_prime + 84
+    first = options.train_steps + 1 + 84
+    length = first + options.test_runs * window
+    series = mackey_glass(length, transient=options.transient)
+    starts = first + window * np.arange(options.test_runs)
+    last_read = series[starts + options.test_prime - 1]
+    expected = math.sqrt(np.mean((series[starts + window - 1] - last_read) ** 2) / series.var())
+    assert metrics["nrmse84"] == pytest.approx(expected, rel=1e-9)
+    assert task.test_windows[0, 0, 0] == pytest.approx(np.tanh(series[first] - 1.0))
 
 
 # -- user series -----------------------------------------------------------------------------

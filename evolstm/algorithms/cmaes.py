@@ -49,6 +49,7 @@ class CMAES(Algorithm):
         self._rng = np.random.default_rng(seed)
         self._x0 = self._rng.normal(0.0, init_scale, n_params)
         self._restart = 0
+        self._asked: np.ndarray | None = None
         self._popsize = options.population or 4 + int(3 * np.log(n_params))
         self._start()
 
@@ -79,13 +80,17 @@ class CMAES(Algorithm):
             np.random.set_state(saved)  # noqa: NPY002
 
     def ask(self) -> np.ndarray:
-        if self._es.stop() and self._restart < self.options.restarts:
-            self._restart += 1
-            self._popsize *= 2
-            self._start()
-        return np.array(self._pycma(self._es.ask), dtype=np.float64)
+        """The population to evaluate next; asking again before `tell` returns the same one."""
+        if self._asked is None:
+            if self._es.stop() and self._restart < self.options.restarts:
+                self._restart += 1
+                self._popsize *= 2
+                self._start()
+            self._asked = np.array(self._pycma(self._es.ask), dtype=np.float64)
+        return self._asked.copy()
 
     def tell(self, genomes: np.ndarray, fitness: np.ndarray) -> dict[str, float]:
+        self._asked = None
         self._pycma(self._es.tell, list(genomes), [float(f) for f in fitness])
         return {"sigma": float(self._es.sigma), "restart": float(self._restart)}
 

@@ -19,7 +19,8 @@ not read from the paper text (the search tool returned only the papers' first pa
 are options.
 
 ``evolver = "cmaes"`` evolves the recurrent part with `evolstm.algorithms.cmaes.CMAES`
-(pycma; sigma0 = init_scale, population `cma_population`) instead.
+(pycma; sigma0 = init_scale, population `cma_population`, `cma_restarts` IPOP restarts,
+`cma_sep` for sep-CMA) instead.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ class Evolino(Algorithm):
         ridge: float = 0.0  # readout penalty; 0 = pseudo-inverse
         evolver: Literal["esp", "cmaes"] = "esp"
         cma_population: int = 0  # CMA-ES lambda; 0 = pycma's default 4 + 3 ln n
+        cma_restarts: int = 0  # CMA-ES IPOP restarts, each doubling the population
+        cma_sep: bool = False  # diagonal covariance (sep-CMA) for many recurrent weights
 
         def validate(self) -> None:
             super().validate()
@@ -55,6 +58,8 @@ class Evolino(Algorithm):
                 raise ValueError("ridge: must be >= 0")
             if self.cma_population < 0 or self.cma_population == 1:
                 raise ValueError("cma_population: must be 0 (default) or >= 2")
+            if self.cma_restarts < 0:
+                raise ValueError("cma_restarts: must be >= 0")
 
     def __init__(self, options: Options, n_params: int, seed: int, init_scale: float) -> None:
         super().__init__(options, n_params, seed, init_scale)
@@ -63,7 +68,8 @@ class Evolino(Algorithm):
             esp_fields = {f.name: getattr(options, f.name) for f in dataclasses.fields(ESP.Options)}
             self._evolver = ESP(ESP.Options(**esp_fields), n_params, seed, init_scale)
         else:
-            cma_options = CMAESOptions(population=options.cma_population, sigma0=init_scale)
+            cma_options = CMAESOptions(population=options.cma_population, sigma0=init_scale,
+                                       restarts=options.cma_restarts, sep=options.cma_sep)
             self._evolver = CMAES(cma_options, n_params, seed, init_scale)
 
     def bind(self, layout: Layout) -> None:
