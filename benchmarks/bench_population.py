@@ -8,7 +8,7 @@ too (Evolino mode). Slow implementations (the torch loop, evolstm's reference ke
 on a subset of the genomes (rate per genome-step is what is compared). Every peer's
 outputs are checked against evolstm's over the first 100 steps (the systems are chaotic).
 
-Usage: python benchmarks/bench_population.py [--quick] [--repeat N]
+Usage: python benchmarks/bench_population.py [--quick] [--repeat N] [--dtype float64|float32]
 """
 
 from __future__ import annotations
@@ -239,13 +239,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="T/5, one repeat")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--dtype", choices=("float64", "float32"), action="append",
+                        help="run only this dtype (repeatable; default: both)")
     args = parser.parse_args()
     repeat = 1 if args.quick else args.repeat
     rng = np.random.default_rng(0)
     print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}  "
           f"numpy {np.__version__}  torch {torch.__version__}  jax {jax.__version__}  "
           f"threads {THREADS}  repeat {repeat}")
-    for dtype in ("float64", "float32"):
+    for dtype in args.dtype or ("float64", "float32"):
         peak = gemm_peak(dtype)
         print(f"\n## {dtype}: numpy matmul peak {peak:.0f} GFLOP/s")
         print("| P,H,T,B | mode | impl | M steps/s | % peak | fast / impl | first call s "

@@ -144,6 +144,21 @@ def test_nan_genome_gives_nan_outputs_and_leaves_lane_neighbours_alone():
 
 def test_layout_is_chosen_from_hidden_size_and_dtype():
     assert fast_kernels.lanes_for(4, "float64") == fast_kernels.LANES
+    assert fast_kernels.lanes_for(8, "float32") == fast_kernels.LANES
     assert fast_kernels.lanes_for(16, "float64") == 1
-    assert fast_kernels.lanes_for(16, "float32") == fast_kernels.LANES
-    assert fast_kernels.lanes_for(64, "float32") == 1
+    assert fast_kernels.lanes_for(16, "float32") == 1
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("hidden", [4, 16])
+def test_a_batch_gives_each_sequence_what_it_gives_alone(hidden, dtype):
+    """Weights are reused across the sequences of a batch; the sequences do not mix."""
+    pop = Population("lstm", 1, hidden, 1, layers=2, dtype=dtype)
+    rng = np.random.default_rng(4)
+    genomes = rng.normal(0, 0.5, (3, pop.n_params))
+    x = rng.normal(size=(5, 30, 1))
+    batch = pop.run(genomes, x, keep_hidden=True)
+    for b in range(x.shape[0]):
+        alone = pop.run(genomes, x[b : b + 1], keep_hidden=True)
+        np.testing.assert_array_equal(alone.outputs[:, 0], batch.outputs[:, b])
+        np.testing.assert_array_equal(alone.hidden[:, 0], batch.hidden[:, b])

@@ -16,8 +16,8 @@ points of the topology space alike (`supports`). Differences from the reference 
 * the B sequences of a block advance together, step by step, so the block's weights stay in
   cache across the sequences of a batch.
 
-Work arrays, flat, for one block of V lanes: h and c (L, B, H, V); gate pre-activations
-(B, G, H, V) with G the number of units that carry weights, in genome row order.
+Work arrays for one block of V lanes: h and c (L, B, H·V); gate pre-activations (B, G·H·V)
+with G the number of units that carry weights, in genome row order.
 """
 
 from __future__ import annotations
@@ -51,7 +51,8 @@ from evolstm.cells.layout import (
 from evolstm.cells.topology import Topology
 
 LANES = 32  # genomes per SIMD block in the lane layout
-LANE_MAX_HIDDEN = {"float64": 8, "float32": 16}  # largest H that uses the lane layout
+LANE_MAX_HIDDEN = {"float64": 8, "float32": 8}  # largest H that uses the lane layout
+STEPS_BUFFERED = 32  # steps of outputs (and hidden states) gathered before they are written
 
 
 def supports(topology: Topology) -> bool:
@@ -113,148 +114,165 @@ def plan(layout: Layout, dtype: np.dtype | str) -> FastPlan | None:
 
 
 @numba.njit(**JIT)
-def _fill_bias(w, off, n, out, out_off):
-    """out[out_off : out_off + n] = w[off : off + n] (n counts params × lanes)."""
-    for q in range(n):
-        out[out_off + q] = w[off + q]
+def _matvec(weights, layer, src, src_layer, n_src, out, lanes):
+    """out[b, r·V + v] += Σ_{j < n_src} weights[layer, j, r·V + v] · src[src_layer, b, j·V + v].
 
-
-@numba.njit(**JIT)
-def _matvec(w, off, n_rows_all, row0, n_rows, src, src_off, n_src, out, out_off, lanes):
-    """out[r, v] += sum_j W^T[j, row0 + r, v] · src[j, v] for r < n_rows, every lane v.
-
-    W^T: (n_src, n_rows_all, lanes) at w[off·lanes...]; src: (n_src, lanes) at src_off;
-    out: (n_rows, lanes) at out_off.
+    weights: (L, ≥ n_src, width) input-major tables; src: (·, B, ≥ n_src·V); out: (B, width);
+    V = lanes. The hot loops index whole arrays by range variables (views cost a reference
+    count each) and have a run-time trip count, which LLVM vectorises (a constant 32 would be
+    unrolled first, and the unrolled code is not vectorised for lack of alias information).
+    Each weight is loaded once for the B sequences of the batch (reuse across the batch).
     """
-    if lanes == 1:
+    n_batch, width = out.shape[0], out.shape[1]
+    if lanes == 1 and width < 4:  # a readout: too narrow to vectorise, sum in registers
+        for b in range(n_batch):
+            for q in range(width):
+                total = out[b, q]
+                for j in range(n_src):
+                    total += weights[layer, j, q] * src[src_layer, b, j]
+                out[b, q] = total
+    elif lanes == 1:
         for j in range(n_src):
-            s = src[src_off + j]
-            start = off + j * n_rows_all + row0
-            for r in range(n_rows):
-                out[out_off + r] += w[start + r] * s
+            for b in range(n_batch):
+                s = src[src_layer, b, j]
+                for q in range(width):
+                    out[b, q] += weights[layer, j, q] * s
     else:
         for j in range(n_src):
-            s0 = src_off + j * LANES
-            start = (off + j * n_rows_all + row0) * LANES
-            for r in range(n_rows):
-                w0 = start + r * LANES
-                o0 = out_off + r * LANES
-                for v in range(LANES):
-                    out[o0 + v] += w[w0 + v] * src[s0 + v]
+            for r in range(width // lanes):
+                for b in range(n_batch):
+                    for v in range(lanes):
+                        out[b, r * lanes + v] += (weights[layer, j, r * lanes + v]
+                                                  * src[src_layer, b, j * lanes + v])
 
 
 @numba.njit(**JIT)
-def _sigmoid_into(dst, d0, a, a0, n):
-    for q in range(n):
-        dst[d0 + q] = fastmath.sigmoid(a[a0 + q])
+def _start(out, bias, layer):
+    """out[b, :] = bias[layer, :] for every sequence b."""
+    for b in range(out.shape[0]):
+        for q in range(out.shape[1]):
+            out[b, q] = bias[layer, q]
 
 
 @numba.njit(**JIT)
-def _sigmoid_peep_into(dst, d0, a, a0, w, p0, c, c0, n):
-    for q in range(n):
-        dst[d0 + q] = fastmath.sigmoid(a[a0 + q] + w[p0 + q] * c[c0 + q])
+def _lstm_plain(pre, h, c, layer, hv):
+    """The standard LSTM cell, fused: pre (B, 4·hv) in i f g o order -> h, c[layer] (B, hv)."""
+    for b in range(pre.shape[0]):
+        for q in range(hv):
+            c_new = (fastmath.sigmoid(pre[b, hv + q]) * c[layer, b, q]
+                     + fastmath.sigmoid(pre[b, q]) * fastmath.tanh(pre[b, 2 * hv + q]))
+            c[layer, b, q] = c_new
+            h[layer, b, q] = fastmath.sigmoid(pre[b, 3 * hv + q]) * fastmath.tanh(c_new)
 
 
 @numba.njit(**JIT)
-def _fill(dst, d0, n, value):
-    for q in range(n):
-        dst[d0 + q] = value
-
-
-@numba.njit(**JIT)
-def _lstm_layer(w, lay, units, flags, src, src_off, n_src, h, c, hc_off, pre, gates, n_hidden,
-                lanes, one):
-    """One step of one LSTM-family layer for one sequence: h, c at hc_off updated."""
-    H, hv = n_hidden, n_hidden * lanes
-    rows = flags[F_N_XROWS] * H
-    _fill_bias(w, lay[L_BIH] * lanes, rows * lanes, pre, 0)
-    for q in range(rows * lanes):
-        pre[q] += w[lay[L_BHH] * lanes + q]
-    _matvec(w, lay[L_WIH], rows, 0, rows, src, src_off, n_src, pre, 0, lanes)
-    _matvec(w, lay[L_WHH], rows, 0, rows, h, hc_off, H, pre, 0, lanes)
-    peep = lay[L_PEEP] * lanes
-    for s in range(2):  # i, f (coupled f = 1 - i)
-        g0 = s * hv
-        a0 = units[s, U_XROW] * hv
-        if units[s, U_PRESENT]:
-            if units[s, U_PEEP] >= 0:
-                _sigmoid_peep_into(gates, g0, pre, a0, w, peep + units[s, U_PEEP] * hv, c,
-                                   hc_off, hv)
-            else:
-                _sigmoid_into(gates, g0, pre, a0, hv)
-        elif s == 1 and flags[F_COUPLED]:
+def _lstm_gate(gates, slot, pre, units, peep, c, layer, hv, one):
+    """gates[:, slot·hv + q] = σ(pre of unit `slot` [+ peephole · c]), or 1 if absent."""
+    g0, a0, u = slot * hv, units[slot, U_XROW] * hv, units[slot, U_PEEP]
+    for b in range(pre.shape[0]):
+        if not units[slot, U_PRESENT]:
             for q in range(hv):
-                gates[hv + q] = one - gates[q]
+                gates[b, g0 + q] = one
+        elif u >= 0:
+            for q in range(hv):
+                gates[b, g0 + q] = fastmath.sigmoid(pre[b, a0 + q]
+                                                    + peep[layer, u * hv + q] * c[layer, b, q])
         else:
-            _fill(gates, g0, hv, one)
+            for q in range(hv):
+                gates[b, g0 + q] = fastmath.sigmoid(pre[b, a0 + q])
+
+
+@numba.njit(**JIT)
+def _lstm_cell(units, flags, pre, peep, h, c, gates, layer, hv, one):
+    """Any LSTM-family update from pre (B, rows·hv/H): gates (B, 4·hv) as work space."""
+    if flags[F_N_XROWS] == 4 and peep.shape[1] == 0 and not (flags[F_CELL_ACT]
+                                                             or flags[F_OUT_ACT]):
+        _lstm_plain(pre, h, c, layer, hv)  # every unit present, in i f g o order
+        return
+    _lstm_gate(gates, 0, pre, units, peep, c, layer, hv, one)
+    if not units[1, U_PRESENT] and flags[F_COUPLED]:
+        for b in range(pre.shape[0]):
+            for q in range(hv):
+                gates[b, hv + q] = one - gates[b, q]
+    else:
+        _lstm_gate(gates, 1, pre, units, peep, c, layer, hv, one)
     a0 = units[2, U_XROW] * hv
-    if flags[F_CELL_ACT]:
+    for b in range(pre.shape[0]):
         for q in range(hv):
-            c[hc_off + q] = gates[hv + q] * c[hc_off + q] + gates[q] * pre[a0 + q]
-    else:
+            g = pre[b, a0 + q] if flags[F_CELL_ACT] else fastmath.tanh(pre[b, a0 + q])
+            c[layer, b, q] = gates[b, hv + q] * c[layer, b, q] + gates[b, q] * g
+    _lstm_gate(gates, 3, pre, units, peep, c, layer, hv, one)
+    for b in range(pre.shape[0]):
         for q in range(hv):
-            c[hc_off + q] = gates[hv + q] * c[hc_off + q] + gates[q] * fastmath.tanh(pre[a0 + q])
-    o0 = 3 * hv
-    if not units[3, U_PRESENT]:
-        _fill(gates, o0, hv, one)
-    elif units[3, U_PEEP] >= 0:
-        _sigmoid_peep_into(gates, o0, pre, units[3, U_XROW] * hv, w,
-                           peep + units[3, U_PEEP] * hv, c, hc_off, hv)
-    else:
-        _sigmoid_into(gates, o0, pre, units[3, U_XROW] * hv, hv)
-    if flags[F_OUT_ACT]:
-        for q in range(hv):
-            h[hc_off + q] = gates[o0 + q] * c[hc_off + q]
-    else:
-        for q in range(hv):
-            h[hc_off + q] = gates[o0 + q] * fastmath.tanh(c[hc_off + q])
+            cell = c[layer, b, q] if flags[F_OUT_ACT] else fastmath.tanh(c[layer, b, q])
+            h[layer, b, q] = gates[b, 3 * hv + q] * cell
 
 
 @numba.njit(**JIT)
-def _gru_gate(gates, g0, px, ph, a0, hv, present, fill):
-    if present:
-        for q in range(hv):
-            gates[g0 + q] = fastmath.sigmoid(px[a0 + q] + ph[a0 + q])
-    else:
-        _fill(gates, g0, hv, fill)
+def _gru_cell(units, flags, px, ph, ph_n, h, gates, r_h, w_n, layer, hv, lanes, one):
+    """GRU-family update from px (B, rows·V) and the gate part of the recurrent products ph.
 
-
-@numba.njit(**JIT)
-def _gru_layer(w, lay, units, flags, src, src_off, n_src, h, h_off, px, ph, gates, n_hidden,
-               lanes, one):
-    """One step of one GRU-family layer for one sequence: h at h_off updated."""
-    H, hv = n_hidden, n_hidden * lanes
-    n_blocks = flags[F_N_XROWS]
-    rows = n_blocks * H
-    _fill_bias(w, lay[L_BIH] * lanes, rows * lanes, px, 0)
-    _matvec(w, lay[L_WIH], rows, 0, rows, src, src_off, n_src, px, 0, lanes)
-    keeps = flags[F_UPDATE_KEEPS]
+    ph_n: (B, hv) b_hh + W_hh of the candidate n (reset after), or b_hh alone (reset before:
+    W_hh_n · (r ⊙ h) is added here, with r_h as work space). gates: (B, 4·hv).
+    """
     zero = one - one
+    keeps = flags[F_UPDATE_KEEPS]
+    for slot in range(2):  # r, z
+        g0, a0 = slot * hv, units[slot, U_XROW] * hv
+        absent = one if slot == 0 or not keeps else zero
+        for b in range(px.shape[0]):
+            if units[slot, U_PRESENT]:
+                for q in range(hv):
+                    gates[b, g0 + q] = fastmath.sigmoid(px[b, a0 + q] + ph[b, a0 + q])
+            else:
+                for q in range(hv):
+                    gates[b, g0 + q] = absent
     n0 = units[2, U_XROW] * hv
-    gate_rows = rows if flags[F_RESET_AFTER] else rows - H  # n is the last row block
-    _fill_bias(w, lay[L_BHH] * lanes, gate_rows * lanes, ph, 0)
-    _matvec(w, lay[L_WHH], rows, 0, gate_rows, h, h_off, H, ph, 0, lanes)
-    _gru_gate(gates, 0, px, ph, units[0, U_XROW] * hv, hv, units[0, U_PRESENT], one)
-    _gru_gate(gates, hv, px, ph, units[1, U_XROW] * hv, hv, units[1, U_PRESENT],
-              zero if keeps else one)
     if flags[F_RESET_AFTER]:
-        for q in range(hv):
-            gates[2 * hv + q] = fastmath.tanh(px[n0 + q] + gates[q] * ph[n0 + q])
+        for b in range(px.shape[0]):
+            for q in range(hv):
+                gates[b, 2 * hv + q] = fastmath.tanh(px[b, n0 + q] + gates[b, q] * ph_n[b, q])
     else:
-        for q in range(hv):  # r * h, in the fourth gate block
-            gates[3 * hv + q] = gates[q] * h[h_off + q]
-        _fill_bias(w, (lay[L_BHH] + rows - H) * lanes, hv, ph, n0)
-        _matvec(w, lay[L_WHH], rows, rows - H, H, gates, 3 * hv, H, ph, n0, lanes)
+        for b in range(px.shape[0]):
+            for q in range(hv):
+                r_h[0, b, q] = gates[b, q] * h[layer, b, q]
+        _matvec(w_n, layer, r_h, 0, hv // lanes, ph_n, lanes)
+        for b in range(px.shape[0]):
+            for q in range(hv):
+                gates[b, 2 * hv + q] = fastmath.tanh(px[b, n0 + q] + ph_n[b, q])
+    for b in range(px.shape[0]):
         for q in range(hv):
-            gates[2 * hv + q] = fastmath.tanh(px[n0 + q] + ph[n0 + q])
-    if keeps:
-        for q in range(hv):
-            z = gates[hv + q]
-            h[h_off + q] = (one - z) * gates[2 * hv + q] + z * h[h_off + q]
-    else:
-        for q in range(hv):
-            z = gates[hv + q]
-            h[h_off + q] = z * gates[2 * hv + q] + (one - z) * h[h_off + q]
+            z, n = gates[b, hv + q], gates[b, 2 * hv + q]
+            if keeps:
+                h[layer, b, q] = (one - z) * n + z * h[layer, b, q]
+            else:
+                h[layer, b, q] = z * n + (one - z) * h[layer, b, q]
+
+
+@numba.njit(**JIT)
+def _table(wb, offset, lanes, table):
+    """table (C-contiguous) = the block's weights from parameter `offset` on, in order."""
+    flat = table.reshape(table.size)
+    for q in range(flat.size):
+        flat[q] = wb[offset * lanes + q]
+
+
+@numba.njit(**JIT)
+def _write_out(y_buf, h_buf, n_buffered, t0, p0, n_real, lanes, y, hidden):
+    """Copy the buffered steps t0 … t0 + n_buffered - 1 of a block to y and hidden.
+
+    Genome by genome, so that each genome's rows are written as one contiguous run (the
+    rows of neighbouring genomes lie T·O or T·H items apart: written step by step, the
+    lanes' stores would fall into the same cache sets).
+    """
+    n_hidden = h_buf.shape[2] // lanes
+    for v in range(n_real):
+        for b in range(y_buf.shape[1]):
+            for u in range(n_buffered):
+                for o in range(y.shape[3]):
+                    y[p0 + v, b, t0 + u, o] = y_buf[u, b, o * lanes + v]
+                for k in range(n_hidden):
+                    hidden[p0 + v, b, t0 + u, k] = h_buf[u, b, k * lanes + v]
 
 
 @numba.njit(**JIT)
@@ -265,6 +283,10 @@ def simulate(w, lanes, flags, units, layers, readout, x, n_generate, state, y, h
     (P, B, L, W) initial states, overwritten with the final ones; y: (P, B, T + n_generate,
     O), written; hidden: (P, B, T + n_generate, H) or (0, 0, 0, 0) to skip. P <= n_blocks ·
     lanes. As `kernels.simulate`.
+
+    Each block's weights are first copied into per-layer tables, input-major with the lane
+    innermost: w_ih (L, max(I, H), rows·V), w_hh (L, H, rows·V) (GRU: the gate rows, and the
+    candidate's rows apart in w_n), biases (L, rows·V); the readout (1, H, O·V).
     """
     n_pop, n_batch, n_layers = state.shape[0], state.shape[1], state.shape[2]
     n_steps, n_in, n_out = x.shape[1], x.shape[2], y.shape[3]
@@ -273,65 +295,95 @@ def simulate(w, lanes, flags, units, layers, readout, x, n_generate, state, y, h
     is_lstm = flags[F_FAMILY] == 0
     keep = hidden.shape[0] > 0
     n_rows = flags[F_N_XROWS] * H
+    gate_rows = n_rows if is_lstm else units[2, U_XROW] * H  # GRU: rows before n's
+    n_peep = 3 if layers[0, L_PEEP] >= 0 else 0
     dtype = w.dtype
-    h = np.zeros(n_layers * n_batch * hv, dtype)
-    c = np.zeros(n_layers * n_batch * hv, dtype)
-    pre = np.zeros(n_rows * lanes, dtype)
-    rec = np.zeros(n_rows * lanes, dtype)
-    gates = np.zeros(4 * hv, dtype)
-    inp = np.zeros(n_batch * n_in * lanes, dtype)
-    out = np.zeros(n_batch * n_out * lanes, dtype)
+    w_ih = np.zeros((n_layers, max(n_in, H), n_rows * lanes), dtype)
+    w_hh = np.zeros((n_layers, H, gate_rows * lanes), dtype)
+    w_n = np.zeros((n_layers, H, (n_rows - gate_rows) * lanes), dtype)
+    b_ih = np.zeros((n_layers, n_rows * lanes), dtype)
+    b_hh = np.zeros((n_layers, gate_rows * lanes), dtype)
+    b_n = np.zeros((n_layers, (n_rows - gate_rows) * lanes), dtype)
+    peep = np.zeros((n_layers, n_peep * hv), dtype)
+    w_out = np.zeros((1, H, n_out * lanes), dtype)
+    b_out = np.zeros((1, n_out * lanes), dtype)
+    h = np.zeros((n_layers, n_batch, hv), dtype)
+    c = np.zeros((n_layers, n_batch, hv), dtype)
+    pre = np.zeros((n_batch, n_rows * lanes), dtype)
+    ph = np.zeros((n_batch, gate_rows * lanes), dtype)
+    ph_n = np.zeros((n_batch, (n_rows - gate_rows) * lanes), dtype)
+    gates = np.zeros((n_batch, 4 * hv), dtype)
+    r_h = np.zeros((1, n_batch, hv), dtype)
+    inp = np.zeros((1, n_batch, n_in * lanes), dtype)
+    out = np.zeros((n_batch, n_out * lanes), dtype)
+    y_buf = np.zeros((STEPS_BUFFERED, n_batch, n_out * lanes), dtype)
+    h_buf = np.zeros((STEPS_BUFFERED, n_batch, hv if keep else 0), dtype)
     for block in range(w.shape[0]):
         wb = w[block]
         p0 = block * lanes
         n_real = min(lanes, n_pop - p0)
+        for layer in range(n_layers):
+            lay = layers[layer]
+            _table(wb, lay[L_WIH], lanes, w_ih[layer, : lay[L_IN]])
+            for j in range(H):
+                for q in range(gate_rows * lanes):
+                    w_hh[layer, j, q] = wb[(lay[L_WHH] + j * n_rows) * lanes + q]
+                for q in range((n_rows - gate_rows) * lanes):
+                    w_n[layer, j, q] = wb[(lay[L_WHH] + j * n_rows + gate_rows) * lanes + q]
+            for q in range(n_rows * lanes):
+                b_ih[layer, q] = wb[lay[L_BIH] * lanes + q]
+            for q in range(gate_rows * lanes):
+                b_hh[layer, q] = wb[lay[L_BHH] * lanes + q]
+                if is_lstm:
+                    b_ih[layer, q] += b_hh[layer, q]  # the LSTM adds both biases up front
+            for q in range((n_rows - gate_rows) * lanes):
+                b_n[layer, q] = wb[(lay[L_BHH] + gate_rows) * lanes + q]
+            if n_peep:
+                _table(wb, lay[L_PEEP], lanes, peep[layer])
+        _table(wb, readout[0], lanes, w_out[0])
+        _table(wb, readout[1], lanes, b_out[0])
         h[:] = 0
         c[:] = 0
         for layer in range(n_layers):
             for b in range(n_batch):
-                base = (layer * n_batch + b) * hv
                 for v in range(n_real):
                     for k in range(H):
-                        h[base + k * lanes + v] = state[p0 + v, b, layer, k]
-                        c[base + k * lanes + v] = state[p0 + v, b, layer, H + k]
-        top = (n_layers - 1) * n_batch * hv
+                        h[layer, b, k * lanes + v] = state[p0 + v, b, layer, k]
+                        c[layer, b, k * lanes + v] = state[p0 + v, b, layer, H + k]
         for t in range(n_steps + n_generate):
             for b in range(n_batch):
-                for i in range(n_in):
-                    i0 = (b * n_in + i) * lanes
-                    if t < n_steps:
-                        _fill(inp, i0, lanes, x[b, t, i])
-                    else:
-                        for v in range(lanes):
-                            inp[i0 + v] = out[(b * n_out + i) * lanes + v]
+                for q in range(n_in * lanes):
+                    inp[0, b, q] = x[b, t, q // lanes] if t < n_steps else out[b, q]
+            for layer in range(n_layers):
+                src, src_layer = (inp, 0) if layer == 0 else (h, layer - 1)
+                n_src = layers[layer, L_IN]
+                _start(pre, b_ih, layer)
+                _matvec(w_ih, layer, src, src_layer, n_src, pre, lanes)
+                if is_lstm:
+                    _matvec(w_hh, layer, h, layer, H, pre, lanes)
+                    _lstm_cell(units, flags, pre, peep, h, c, gates, layer, hv, one)
+                else:
+                    _start(ph, b_hh, layer)
+                    _matvec(w_hh, layer, h, layer, H, ph, lanes)
+                    _start(ph_n, b_n, layer)
+                    if flags[F_RESET_AFTER]:
+                        _matvec(w_n, layer, h, layer, H, ph_n, lanes)
+                    _gru_cell(units, flags, pre, ph, ph_n, h, gates, r_h, w_n, layer, hv,
+                              lanes, one)
+            _start(out, b_out, 0)
+            _matvec(w_out, 0, h, n_layers - 1, H, out, lanes)
+            u = t % STEPS_BUFFERED
             for b in range(n_batch):
-                for layer in range(n_layers):
-                    lay = layers[layer]
-                    hc = (layer * n_batch + b) * hv
-                    if layer == 0:
-                        src, src_off, n_src = inp, b * n_in * lanes, lay[L_IN]
-                    else:
-                        src, src_off, n_src = h, hc - n_batch * hv, H
-                    if is_lstm:
-                        _lstm_layer(wb, lay, units, flags, src, src_off, n_src, h, c, hc, pre,
-                                    gates, H, lanes, one)
-                    else:
-                        _gru_layer(wb, lay, units, flags, src, src_off, n_src, h, hc, pre, rec,
-                                   gates, H, lanes, one)
-                o0 = b * n_out * lanes
-                _fill_bias(wb, readout[1] * lanes, n_out * lanes, out, o0)
-                _matvec(wb, readout[0], n_out, 0, n_out, h, top + b * hv, H, out, o0, lanes)
-                for v in range(n_real):
-                    for o in range(n_out):
-                        y[p0 + v, b, t, o] = out[o0 + o * lanes + v]
-                    if keep:
-                        for k in range(H):
-                            hidden[p0 + v, b, t, k] = h[top + b * hv + k * lanes + v]
+                for q in range(n_out * lanes):
+                    y_buf[u, b, q] = out[b, q]
+                for q in range(h_buf.shape[2]):
+                    h_buf[u, b, q] = h[n_layers - 1, b, q]
+            if u == STEPS_BUFFERED - 1 or t == n_steps + n_generate - 1:
+                _write_out(y_buf, h_buf, u + 1, t - u, p0, n_real, lanes, y, hidden)
         for layer in range(n_layers):
             for b in range(n_batch):
-                base = (layer * n_batch + b) * hv
                 for v in range(n_real):
                     for k in range(H):
-                        state[p0 + v, b, layer, k] = h[base + k * lanes + v]
+                        state[p0 + v, b, layer, k] = h[layer, b, k * lanes + v]
                         if is_lstm:
-                            state[p0 + v, b, layer, H + k] = c[base + k * lanes + v]
+                            state[p0 + v, b, layer, H + k] = c[layer, b, k * lanes + v]

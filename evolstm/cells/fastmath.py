@@ -4,20 +4,22 @@ llvmlite's wheel has no SVML, so ``math.exp`` and ``math.tanh`` are scalar libm 
 any loop that contains one does not vectorise. These are branch-free instead:
 
 * ``exp(z)``: Cody–Waite range reduction ``z = n·ln2 + r`` (|r| ≤ ln2/2; ln2 split in a
-  short ``hi`` part, exact when multiplied by n, and a ``lo`` correction), then a Taylor
-  polynomial of e^r (degree 13 in float64, 7 in float32), times 2^n built by writing n into
-  an exponent field (a bit-cast, no ``ldexp``). n is taken from the low bits of
-  ``z·log2(e) + 1.5·2^m`` (m the mantissa width), so no float→int conversion can see a NaN.
-  2^n is applied as two factors 2^⌊n/2⌋·2^⌈n/2⌉ so that results near overflow and in the
-  subnormal range are rounded once.
-* ``sigmoid(z)``: e = exp(-|z|); 1/(1+e) for z ≥ 0, e/(1+e) otherwise (no overflow, accurate
-  in both tails).
+  short ``hi`` part, exact when multiplied by n, and a ``lo`` correction), then the Taylor
+  polynomial of e^r (degree 13 in float64, 7 in float32, in Estrin's scheme: short
+  dependency chains), times 2^n built by writing n into an exponent field (`_pow2`: float
+  adds and integer ops of the float's own width, which vectorise on AVX2; no float→int
+  conversion, no 64-bit arithmetic shift). 2^n is applied as two factors 2^n₁·2^(n-n₁),
+  n₁ ≈ n/2, so that results near overflow and in the subnormal range are rounded once.
+* ``sigmoid(z)``: e = exp(-|z|) (one scale factor: e is normal or flushed to 0 below
+  |z| = 708, 87 in float32); 1/(1+e) for z ≥ 0, e/(1+e) otherwise (no overflow, accurate
+  in both tails; σ never returns a subnormal, which would be slow in the next step).
 * ``tanh(z)``: sign(z)·(-m)/(2+m) with m = expm1(-2|z|), expm1 from the same reduction
   (relative accuracy near 0).
 
 Accuracy (tests/test_fast_kernels.py): exp ≤ 2 ulp, sigmoid ≤ 3 ulp, tanh ≤ 3 ulp of the
 correctly rounded value. Saturation: exp(z) = inf above log(max float), 0 below log(min
-subnormal); sigmoid and tanh reach 0, ±1 exactly; NaN propagates; tanh(-0) = -0.
+subnormal); sigmoid and tanh reach 0, ±1 exactly (σ flushes its subnormal range to 0); NaN
+propagates; tanh(-0) = -0.
 
 Call them from Numba code only (they are ``overload``\\ s, typed by their argument). Compile
 the callers without LLVM's ``reassoc`` flag (``{"nsz", "contract"}`` is safe), or the ln2
@@ -34,39 +36,32 @@ JIT_OPTIONS = {"fastmath": {"nsz", "contract"}, "error_model": "numpy"}
 
 
 @intrinsic
-def _bits_of(typingctx, value):
-    """float64 / float32 -> its bit pattern as an int64 (sign-extended from 32 bits)."""
-    widths = {types.float64: 64, types.float32: 32}
-    if value not in widths:
+def _pow2(typingctx, n):
+    """2^n for a float n holding an integer in the normal exponent range (same float type).
+
+    n's bits after adding 1.5·2^m (m the mantissa width) end in n, so the exponent field
+    (n + bias) << m is built with integer ops of the float's own width, which vectorise.
+    """
+    formats = {types.float64: (64, 52, 1023, "<d"), types.float32: (32, 23, 127, "<f")}
+    if n not in formats:
         return None
-    width = widths[value]
+    width, mant, bias, code = formats[n]
 
     def codegen(context, builder, signature, args):
+        import struct
+
         import llvmlite.ir as ir
 
-        bits = builder.bitcast(args[0], ir.IntType(width))
-        return bits if width == 64 else builder.sext(bits, ir.IntType(64))
+        float_type, int_type = context.get_value_type(n), ir.IntType(width)
+        shift = 1.5 * 2.0**mant
+        shift_bits = int.from_bytes(struct.pack(code, shift), "little")
+        rounded = builder.fadd(args[0], ir.Constant(float_type, shift))
+        field = builder.add(builder.bitcast(rounded, int_type),
+                            ir.Constant(int_type, (bias - shift_bits) % 2**width))
+        field = builder.shl(field, ir.Constant(int_type, mant))
+        return builder.bitcast(field, float_type)
 
-    return types.int64(value), codegen
-
-
-@intrinsic
-def _float_from_bits(typingctx, like, bits):
-    """(a float of the wanted type, int64 bits) -> the float with those (low) bits."""
-    widths = {types.float64: 64, types.float32: 32}
-    if like not in widths or not isinstance(bits, types.Integer):
-        return None
-    width = widths[like]
-
-    def codegen(context, builder, signature, args):
-        import llvmlite.ir as ir
-
-        value = args[1]
-        if width == 32:
-            value = builder.trunc(value, ir.IntType(32))
-        return builder.bitcast(value, context.get_value_type(like))
-
-    return like(like, bits), codegen
+    return n(n), codegen
 
 
 def _constants(dtype: type) -> dict:
@@ -76,12 +71,12 @@ def _constants(dtype: type) -> dict:
         return dict(
             log2e=t(1.4426950408889634), ln2_hi=t(6.93147180369123816490e-01),
             ln2_lo=t(1.90821492927058770002e-10), shift=t(6755399441055744.0),
-            exp_hi=t(710.0), exp_lo=t(-746.0), em1_lo=t(-45.0), bias=1023, mant=52,
+            exp_hi=t(710.0), exp_lo=t(-746.0), em1_lo=t(-45.0), sig_lo=t(-708.0),
         )
     return dict(
         log2e=t(1.4426950408889634), ln2_hi=t(0.693359375), ln2_lo=t(-2.12194440e-4),
         shift=t(12582912.0), exp_hi=t(89.0), exp_lo=t(-104.0), em1_lo=t(-20.0),
-        bias=127, mant=23,
+        sig_lo=t(-87.0),
     )
 
 
@@ -89,72 +84,55 @@ def _make(dtype: type):
     """Build the (exp, expm1) implementations for one dtype."""
     c = _constants(dtype)
     log2e, ln2_hi, ln2_lo, shift = c["log2e"], c["ln2_hi"], c["ln2_lo"], c["shift"]
-    exp_hi, exp_lo, em1_lo = c["exp_hi"], c["exp_lo"], c["em1_lo"]
-    bias, mant = c["bias"], c["mant"]
-    one = dtype(1.0)
+    exp_hi, exp_lo, em1_lo, sig_lo = c["exp_hi"], c["exp_lo"], c["em1_lo"], c["sig_lo"]
+    one, zero = dtype(1.0), dtype(0.0)
+    half = dtype(0.5)
     # Taylor coefficients 1/k!, k = 2..13 (float64) or 2..7 (float32).
     k = [dtype(1.0 / np.prod(np.arange(1, n + 1, dtype=np.float64))) for n in range(2, 14)]
     c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13 = k
 
     if dtype is np.float64:
         @njit(**JIT_OPTIONS)
-        def poly_m1(r):  # e^r - 1, |r| <= ln2/2
-            q = c12 + r * c13
-            q = c11 + r * q
-            q = c10 + r * q
-            q = c9 + r * q
-            q = c8 + r * q
-            q = c7 + r * q
-            q = c6 + r * q
-            q = c5 + r * q
-            q = c4 + r * q
-            q = c3 + r * q
-            q = c2 + r * q
-            q = one + r * q
-            return r * q
+        def poly_m1(r):  # e^r - 1, |r| <= ln2/2, in Estrin's scheme (short dependency chains)
+            r2 = r * r
+            r4 = r2 * r2
+            low = r + r2 * (c2 + r * c3) + r4 * ((c4 + r * c5) + r2 * (c6 + r * c7))
+            high = (c8 + r * c9) + r2 * (c10 + r * c11) + r4 * (c12 + r * c13)
+            return low + (r4 * r4) * high
     else:
         @njit(**JIT_OPTIONS)
         def poly_m1(r):
-            q = c6 + r * c7
-            q = c5 + r * q
-            q = c4 + r * q
-            q = c3 + r * q
-            q = c2 + r * q
-            q = one + r * q
-            return r * q
+            r2 = r * r
+            return r + r2 * ((c2 + r * c3) + r2 * ((c4 + r * c5) + r2 * (c6 + r * c7)))
 
     @njit(**JIT_OPTIONS)
     def reduce(z):
-        """z -> (n as int64, r) with z = n·ln2 + r."""
-        rounded = z * log2e + shift
-        n_float = rounded - shift
-        n = _bits_of(rounded) - _bits_of(shift)
-        r = (z - n_float * ln2_hi) - n_float * ln2_lo
-        return n, r
+        """z -> (n, r) with z = n·ln2 + r, n an integer held in a float."""
+        n = (z * log2e + shift) - shift
+        return n, (z - n * ln2_hi) - n * ln2_lo
 
     @njit(**JIT_OPTIONS)
     def exp_impl(z):
         z = exp_hi if z > exp_hi else z  # comparisons written so that NaN passes through
         z = exp_lo if z < exp_lo else z
         n, r = reduce(z)
-        n_low = n >> 1
-        scale_low = _float_from_bits(one, (n_low + bias) << mant)
-        scale_high = _float_from_bits(one, (n - n_low + bias) << mant)
-        return ((one + poly_m1(r)) * scale_low) * scale_high
+        n_low = (n * half + shift) - shift
+        return ((one + poly_m1(r)) * _pow2(n_low)) * _pow2(n - n_low)
 
     @njit(**JIT_OPTIONS)
     def expm1_nonpositive_impl(x):
         """e^x - 1 for x <= 0 (NaN passes)."""
         x = em1_lo if x < em1_lo else x
         n, r = reduce(x)
-        scale = _float_from_bits(one, (n + bias) << mant)
+        scale = _pow2(n)
         return scale * poly_m1(r) + (scale - one)
 
     @njit(**JIT_OPTIONS)
     def sigmoid_impl(z):
-        e = exp_impl(-abs(z))
-        s = one / (one + e)
-        return s if z >= 0 else e * s
+        a = -abs(z)
+        n, r = reduce(sig_lo if a < sig_lo else a)  # e^a normal: one scale factor will do
+        e = zero if a < sig_lo else (one + poly_m1(r)) * _pow2(n)  # flush σ's subnormals
+        return (one if z >= 0 else e) / (one + e)
 
     @njit(**JIT_OPTIONS)
     def tanh_impl(z):
