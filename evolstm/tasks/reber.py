@@ -11,6 +11,15 @@ Every branch is taken with probability 1/2. Symbols are one-hot over [B, T, P, S
 in and out; every symbol but the last E is read, and the target is the set of symbols that
 may come next. A step is right when the k most active outputs are exactly the k legal
 symbols (the paper's criterion); the paper uses 256 training and 256 test strings.
+
+The fitness is `SymbolSetTask`'s (mean squared shortfall + share of wrong steps), except that
+the step predicting the closing T/P - the one step that needs the long-lag memory, about one
+step in eleven - counts `branch_weight` times, both there and in Evolino's least-squares
+readout fit (its row repeated). The default 1 scores every step alike.
+
+The search stops when every training string is right (the paper's criterion, which also
+looked at its test set); with `n_criterion` > 0, `n_criterion` fresh strings (drawn from the
+seed, never the test strings) must all be right too, so the stop asks for generalisation.
 """
 
 from __future__ import annotations
@@ -22,11 +31,14 @@ import numpy as np
 
 from evolstm.cells import Population
 from evolstm.cells.cell import Cell
+from evolstm.tasks.readout import fit_readout, with_readout
 from evolstm.tasks.sequences import (
     SymbolSetTask,
+    error_plus_wrong_share,
     length_mask,
     pad,
     sequences_correct,
+    squared_shortfall,
 )
 
 SYMBOLS = "BTPSXVE"
@@ -84,10 +96,45 @@ def top_k_correct(outputs: np.ndarray, targets: np.ndarray) -> np.ndarray:
     return lowest_legal > highest_illegal
 
 
+def criterion_chunks(
+    seed: int, count: int, chunk_size: int = 250
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """`count` fresh strings (drawn once: slow in Python) as chunks, longest strings first,
+    each (x (b, T_chunk, 7) uint8, targets (b, T_chunk, 7) uint8, mask (b, T_chunk)): a
+    genome is usually rejected by the first chunk, and each chunk is padded to its own
+    longest string."""
+    if count == 0:
+        return []
+    x, targets, mask = sample(np.random.default_rng([seed, 2]), count)
+    order = np.argsort(-mask.sum(axis=1), kind="stable")
+    chunks = []
+    for rows in np.array_split(order, -(-count // chunk_size)):
+        n_steps = int(mask[rows].sum(axis=1).max())
+        chunks.append(
+            (
+                x[rows, :n_steps].astype(np.uint8),
+                targets[rows, :n_steps].astype(np.uint8),
+                mask[rows, :n_steps],
+            )
+        )
+    return chunks
+
+
 @dataclasses.dataclass(frozen=True)
 class ReberOptions:
+    """branch_weight: how many times the step predicting the closing T/P counts (>= 1);
+    n_criterion: fresh strings the stopping criterion checks besides the training set."""
+
     n_train: int = 256
     n_test: int = 256
+    branch_weight: int = 1
+    n_criterion: int = 0
+
+    def validate(self) -> None:
+        if self.branch_weight < 1:
+            raise ValueError("branch_weight: must be >= 1")
+        if self.n_criterion < 0:
+            raise ValueError("n_criterion: must be >= 0")
 
 
 class Reber(SymbolSetTask):
@@ -109,11 +156,51 @@ class Reber(SymbolSetTask):
         self.test_x, self.test_targets, self.test_mask = sample(
             np.random.default_rng([seed, 1]), options.n_test
         )
+        rows = np.arange(len(self.x))
+        # the step reading the inner string's E, whose target is the closing T/P
+        self.branch_step = (rows, self.mask.sum(axis=1) - 2)
+        self.step_weight = self.mask.astype(np.float64)
+        self.step_weight[self.branch_step] = options.branch_weight
+        self.criterion = criterion_chunks(seed, options.n_criterion)
+
+    def fitness(
+        self, population: Population, genomes: np.ndarray, ridge: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        extra = self.options.branch_weight - 1
+        if ridge is None or extra == 0:
+            return super().fitness(population, genomes, ridge)
+        hidden = population.states(genomes, self.x).astype(np.float64)
+        repeated = np.repeat(hidden[:, self.branch_step[0], self.branch_step[1], None], extra, 2)
+        targets = np.repeat(self.targets[self.branch_step][:, None], extra, 1)
+        weight, bias, ok = fit_readout(
+            np.concatenate([hidden, repeated], axis=2),
+            np.concatenate([self.targets, targets], axis=1),
+            np.concatenate([self.mask, np.ones(targets.shape[:2], dtype=bool)], axis=1),
+            ridge,
+        )
+        outputs = np.einsum("pbth,poh->pbto", hidden, weight) + bias[:, None, None, :]
+        outputs[~ok] = np.nan  # scored as the worst fitness
+        return self.score(outputs), with_readout(population, genomes, weight, bias)
+
+    def score(self, outputs: np.ndarray) -> np.ndarray:
+        """Fitness (P,) of outputs (P, B, T, O): the closing T/P step weighted."""
+        error = squared_shortfall(outputs, self.targets)
+        right = top_k_correct(outputs, self.targets)
+        return error_plus_wrong_share(error, right, self.step_weight)
 
     def solves(self, population: Population, genomes: np.ndarray) -> np.ndarray:
-        """Every training string predicted right at every step."""
+        """Every training string (and every `n_criterion` fresh one) right at every step.
+
+        The fresh strings are only run for genomes that pass on the training set.
+        """
         right = top_k_correct(population.predict(genomes, self.x), self.targets)
-        return sequences_correct(right, self.mask).all(axis=1)
+        solved = sequences_correct(right, self.mask).all(axis=1)
+        for x, targets, mask in self.criterion:
+            if not solved.any():
+                break
+            outputs = population.predict(genomes[solved], x.astype(np.float64))
+            solved[solved] = sequences_correct(top_k_correct(outputs, targets), mask).all(axis=1)
+        return solved
 
     def test(self, cell: Cell) -> dict[str, float]:
         def share(x: np.ndarray, targets: np.ndarray, mask: np.ndarray) -> float:
