@@ -144,3 +144,41 @@ def test_states_are_torch_hidden_states():
     hidden = pop.states(genome[None], x)[0]
 
     assert max_error(hidden, expected.numpy()) < TOLERANCE["float64"]
+
+
+# -- Cell.trace: the inside of a cell, step by step ------------------------------------------
+def _torch_cell_and_cell(family: str, seed: int):
+    torch.manual_seed(seed)
+    module = (torch.nn.LSTMCell if family == "lstm" else torch.nn.GRUCell)(3, 4).double()
+    population = evolstm.Population(family, n_in=3, n_hidden=4, n_out=1)
+    arrays = {f"{name}_l0": value.detach().numpy() for name, value in module.state_dict().items()}
+    arrays["readout_weight"] = np.zeros((1, 4))
+    arrays["readout_bias"] = np.zeros(1)
+    return module, evolstm.Cell(population, population.flatten(arrays))
+
+
+@pytest.mark.parametrize("family", ["lstm", "gru"])
+def test_trace_gives_pytorchs_gates_and_states_at_every_step(family):
+    module, cell = _torch_cell_and_cell(family, seed=3)
+    x = np.random.default_rng(3).normal(size=(20, 3))
+    trace = cell.trace(x)
+    w_ih, w_hh = module.weight_ih.detach(), module.weight_hh.detach()
+    b_ih, b_hh = module.bias_ih.detach(), module.bias_hh.detach()
+    h, c = torch.zeros(4, dtype=torch.float64), torch.zeros(4, dtype=torch.float64)
+    for t in range(len(x)):
+        xi, xh = w_ih @ torch.from_numpy(x[t]) + b_ih, w_hh @ h + b_hh
+        if family == "lstm":  # PyTorch's gate order i, f, g, o
+            i, f, g, o = (xi + xh).chunk(4)
+            gates = {"i": torch.sigmoid(i), "f": torch.sigmoid(f), "g": torch.tanh(g),
+                     "o": torch.sigmoid(o)}
+            h, c = module(torch.from_numpy(x[t])[None], (h[None], c[None]))
+            h, c = h[0].detach(), c[0].detach()
+            np.testing.assert_allclose(trace["c"][t], c.numpy(), atol=1e-12)
+        else:  # r, z, n
+            r = torch.sigmoid(xi[:4] + xh[:4])
+            z = torch.sigmoid(xi[4:8] + xh[4:8])
+            gates = {"r": r, "z": z, "n": torch.tanh(xi[8:] + r * xh[8:])}
+            h = module(torch.from_numpy(x[t])[None], h[None])[0].detach()
+        np.testing.assert_allclose(trace["h"][t], h.numpy(), atol=1e-12)
+        for name, value in gates.items():
+            np.testing.assert_allclose(trace[name][t], value.numpy(), atol=1e-12, err_msg=name)

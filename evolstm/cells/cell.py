@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from evolstm.cells import kernels
 from evolstm.cells.population import Population
 from evolstm.errors import EvolstmError
 
@@ -80,3 +81,38 @@ class Cell:
             state = np.asarray(state)[None]
         run = self.population.run(self.genome[None], x_t[:, None, :], state=state)
         return run.outputs[0, :, 0, :], run.state[0]
+
+    def trace(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """Everything inside the last layer along one sequence x (T, I), step by step.
+
+        -> {"h": (T, H), "c": (T, H) (LSTM family), and each unit's activation (T, H) by
+        name: "i", "f", "g", "o" (LSTM family: a gate fixed to 1 reads 1, coupled f = 1 - i)
+        or "r", "z", "n" (GRU family)}. Runs the reference kernel one step at a time; meant
+        for plots and inspection, not for speed.
+        """
+        x = np.asarray(x, dtype=self.population.dtype)
+        if x.ndim != 2 or x.shape[1] != self.n_in:
+            raise EvolstmError(f"x: expected shape (T, {self.n_in}), got {x.shape}")
+        population, n_hidden = self.population, self.n_hidden
+        spec = population.layout.kernel_spec
+        weights = kernels.kernel_genomes(self.genome[None], population.layout)[0]
+        state = population.initial_state(1, 1)[0, 0]
+        pre = np.empty(4 * n_hidden, dtype=population.dtype)
+        rec = np.empty_like(pre)
+        y = np.empty(self.n_out, dtype=population.dtype)
+        one = population.dtype.type(1.0)
+        lstm = population.topology.family == "lstm"
+        names = ("i", "f", "g", "o") if lstm else ("r", "z", "n")
+        trace = {name: np.empty((len(x), n_hidden)) for name in ("h", "c", *names)}
+        if not lstm:
+            del trace["c"]
+        for t, x_t in enumerate(x):
+            kernels.cell_step(weights, spec.flags, spec.units, spec.layers, spec.readout, x_t,
+                              state, pre, rec, n_hidden, y, one)
+            top = state[-1]
+            trace["h"][t] = top[:n_hidden]
+            if lstm:
+                trace["c"][t] = top[n_hidden:2 * n_hidden]
+            for slot, name in enumerate(names):
+                trace[name][t] = pre[slot * n_hidden:(slot + 1) * n_hidden]
+        return trace

@@ -166,6 +166,7 @@ def _lstm_layer(w, lay, units, flags, inp, st, pre, rec, n_hidden, one):
             o = _sigmoid(a, one)
         else:
             o = one
+        pre[k], pre[H + k], pre[2 * H + k], pre[3 * H + k] = i, f, g, o
         st[k] = o * (c if out_identity else math.tanh(c))
         if n_gates > 0:
             for s in (0, 1, 3):
@@ -209,6 +210,7 @@ def _gru_layer(w, lay, units, flags, inp, st, pre, rec, n_hidden, one):
     keeps = flags[F_UPDATE_KEEPS]
     for k in range(H):
         n = math.tanh(pre[2 * H + k])
+        pre[2 * H + k] = n
         z = pre[H + k]
         if keeps:
             st[k] = (one - z) * n + z * st[k]
@@ -221,7 +223,8 @@ def cell_step(w, flags, units, layers, readout, inp, state, pre, rec, n_hidden, 
     """Advance every layer of one cell one step, then the readout.
 
     w: (n_params,) kernel genome; inp: (I,); state: (L, W) per-layer state, updated in
-    place; pre, rec: (4·H,) scratch; y: (O,) output, written.
+    place; pre, rec: (4·H,) scratch; y: (O,) output, written. On return, pre holds the last
+    layer's unit activations by slot: [i | f | g | o] (LSTM family) or [r | z | n] (GRU).
     """
     n_layers = layers.shape[0]
     for layer in range(n_layers):

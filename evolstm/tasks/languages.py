@@ -152,13 +152,25 @@ class LanguageTask(SymbolSetTask):
         }
 
     def plot(self, cell: Cell, ax: Any) -> None:
-        """Hidden activations along the string for n = 2·train_max, symbol borders marked."""
+        """How the cell counts along one string of n = 2·train_max: the memory cells c
+        (LSTM family; h for the GRU family) on the left axis, the gate activations (thin,
+        dashed: i and f, or r and z) on the right one; symbol borders marked."""
         n = 2 * self.options.train_max
         inputs, _ = encode(n, self.letters)
-        hidden = cell.states(inputs)[0]
-        ax.plot(hidden)
+        trace = cell.trace(inputs)
+        memory = "c" if "c" in trace else "h"
+        steps = np.arange(1, len(inputs) + 1)
+        for k, line in enumerate(ax.plot(steps, trace[memory])):
+            line.set_label(f"{memory}{k}")
         for border in range(1, len(self.letters) + 1):
             ax.axvline(border * n + 0.5, color="grey", lw=0.5)
         ax.set_xlabel(f"step (string of n = {n}; lines: borders between letters)")
-        ax.set_ylabel("hidden activation h")
-        ax.set_title(f"{self.name}: hidden units along one string")
+        ax.set_ylabel(f"memory cell {memory}")
+        gates = ax.twinx()
+        for name in ("i", "f") if memory == "c" else ("r", "z"):
+            gates.plot(steps, trace[name], lw=0.6, ls="--")
+        gates.set_ylabel("gate activations (dashed: " + (
+            "input, forget" if memory == "c" else "reset, update") + ")")
+        gates.set_ylim(-0.05, 1.05)
+        ax.legend(loc="upper left", fontsize="small")
+        ax.set_title(f"{self.name}: how the cell counts along one string")
