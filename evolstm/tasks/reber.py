@@ -31,9 +31,10 @@ import numpy as np
 
 from evolstm.cells import Population
 from evolstm.cells.cell import Cell
-from evolstm.tasks.readout import fit_readout, with_readout
+from evolstm.tasks.readout import fit_readout
 from evolstm.tasks.sequences import (
     SymbolSetTask,
+    apply_readout,
     error_plus_wrong_share,
     length_mask,
     pad,
@@ -172,15 +173,14 @@ class Reber(SymbolSetTask):
         hidden = population.states(genomes, self.x).astype(np.float64)
         repeated = np.repeat(hidden[:, self.branch_step[0], self.branch_step[1], None], extra, 2)
         targets = np.repeat(self.targets[self.branch_step][:, None], extra, 1)
-        weight, bias, ok = fit_readout(
+        fitted = fit_readout(
             np.concatenate([hidden, repeated], axis=2),
             np.concatenate([self.targets, targets], axis=1),
             np.concatenate([self.mask, np.ones(targets.shape[:2], dtype=bool)], axis=1),
             ridge,
         )
-        outputs = np.einsum("pbth,poh->pbto", hidden, weight) + bias[:, None, None, :]
-        outputs[~ok] = np.nan  # scored as the worst fitness
-        return self.score(outputs), with_readout(population, genomes, weight, bias)
+        outputs, genomes = apply_readout(population, genomes, hidden, *fitted)
+        return self.score(outputs), genomes
 
     def score(self, outputs: np.ndarray) -> np.ndarray:
         """Fitness (P,) of outputs (P, B, T, O): the closing T/P step weighted."""

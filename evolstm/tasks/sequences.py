@@ -70,9 +70,22 @@ def fitted_outputs(
     if ridge is None:
         return population.predict(genomes, x), np.asarray(genomes)
     hidden = population.states(genomes, x).astype(np.float64)
-    weights, biases, ok = fit_readout(hidden, targets, mask, ridge)
+    return apply_readout(population, genomes, hidden, *fit_readout(hidden, targets, mask, ridge))
+
+
+def apply_readout(
+    population: Population,
+    genomes: np.ndarray,
+    hidden: np.ndarray,
+    weights: np.ndarray,
+    biases: np.ndarray,
+    ok: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Outputs (P, B, T, O) of fitted readouts (`fit_readout`'s weights, biases, ok) on
+    hidden (P, B, T, H), NaN where the fit failed (scored as the worst fitness), and the
+    genomes carrying the readouts."""
     outputs = np.einsum("pbth,poh->pbto", hidden, weights) + biases[:, None, None, :]
-    outputs[~ok] = np.nan  # scored as the worst fitness
+    outputs[~ok] = np.nan
     return outputs, with_readout(population, genomes, weights, biases)
 
 
