@@ -319,3 +319,13 @@ def test_evolino_options_validate_and_default_to_evolinos_esp():
     assert Evolino(options, 5, 0, 0.1).ridge() == 1e-6
     with pytest.raises(Exception, match="algorithm.ridge"):
         build(Evolino.Options, {"ridge": -1.0}, "algorithm")
+
+
+@pytest.mark.parametrize(("name", "table"), SETUPS, ids=IDS)
+def test_per_weight_initial_scales_set_the_first_population(name, table):
+    scales = np.repeat([0.01, 3.0], [9, 3])  # init_scales: most weights tight, a few wide
+    algorithm = make(name, table, 12, seed=2, init_scale=scales)
+    if hasattr(algorithm, "set_partition"):  # ESP's neurons (Evolino's too)
+        algorithm.set_partition([np.arange(6), np.arange(6, 12)])
+    first = algorithm.ask()
+    assert first[:, 9:].std() > 3 * first[:, :9].std()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tomllib
 
+import numpy as np
 import pytest
 
 from evolstm.errors import ConfigError
@@ -86,3 +87,31 @@ def test_bad_files_are_one_line_errors(tmp_path):
     broken.write_text("seed = [\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         cfg.load(broken)
+
+
+def test_init_scales_set_the_initial_spread_per_block():
+    from evolstm.runs.search import build
+
+    table = changed("cell", "init_scales", {"weight_ih": 3.0, "bias_hh_l0": 0.0})
+    config = cfg.parse(table)
+    assert cfg.parse(tomllib.loads(cfg.dumps(config))) == config
+    _, population, algorithm = build(config)
+    start = algorithm.ask()  # CMA-ES: x0 ~ N(0, scales²) plus sigma0 steps
+    blocks = population.layout.by_name
+    spread = {name: start[:, b.offset : b.offset + b.size].std() for name, b in blocks.items()}
+    assert spread["weight_ih_l0"] > 2.0 > 0.9 > spread["weight_hh_l0"] > 0.3
+    scales = config.cell.initial_scales(population.layout)
+    hh = blocks["bias_hh_l0"]
+    assert np.all(scales[hh.offset : hh.offset + hh.size] == 0.0)
+    assert np.all(scales[blocks["weight_hh_l0"].offset] == 0.5)  # the cell's init_scale
+
+
+@pytest.mark.parametrize(
+    ("scales", "message"),
+    [({"weight_xx": 1.0}, "unknown block 'weight_xx'"), ({"bias_ih": -1.0}, "init_scales")],
+)
+def test_bad_init_scales_are_config_errors(scales, message):
+    from evolstm.runs.search import build
+
+    with pytest.raises(ConfigError, match=message):
+        build(cfg.parse(changed("cell", "init_scales", scales)))

@@ -28,14 +28,17 @@ class Algorithm(ABC):
 
     n_params: genome length it evolves (the recurrent part only when `fits_readout`);
     seed: its only source of randomness; init_scale: standard deviation of the initial
-    genomes around 0.
+    genomes around 0, one number or (n_params,) per-weight scales (the cell's
+    ``init_scales``).
     """
 
     name: ClassVar[str]
     Options: ClassVar[type] = NoOptions
     fits_readout: ClassVar[bool] = False  # Evolino: the task fits the readout
 
-    def __init__(self, options: Any, n_params: int, seed: int, init_scale: float) -> None:
+    def __init__(
+        self, options: Any, n_params: int, seed: int, init_scale: float | np.ndarray
+    ) -> None:
         self.options = options
         self.n_params = n_params
         self.seed = seed
@@ -72,6 +75,13 @@ class Algorithm(ABC):
         return {}
 
 
-def normal_genomes(rng: np.random.Generator, n: int, n_params: int, scale: float) -> np.ndarray:
-    """(n, n_params) genomes drawn from N(0, scale²)."""
+def normal_genomes(
+    rng: np.random.Generator, n: int, n_params: int, scale: float | np.ndarray
+) -> np.ndarray:
+    """(n, n_params) genomes drawn from N(0, scale²); `scale` a number or (n_params,)."""
     return rng.normal(0.0, scale, size=(n, n_params))
+
+
+def typical_scale(init_scale: float | np.ndarray) -> float:
+    """One step size for an initial spread given per weight: the median weight's scale."""
+    return float(np.median(init_scale))

@@ -44,7 +44,8 @@ class CMAES(Algorithm):
     name = "cmaes"
     Options = CMAESOptions
 
-    def __init__(self, options: CMAESOptions, n_params: int, seed: int, init_scale: float):
+    def __init__(self, options: CMAESOptions, n_params: int, seed: int,
+                 init_scale: float | np.ndarray) -> None:
         super().__init__(options, n_params, seed, init_scale)
         self._rng = np.random.default_rng(seed)
         self._x0 = self._rng.normal(0.0, init_scale, n_params)

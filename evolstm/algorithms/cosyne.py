@@ -67,7 +67,8 @@ class CoSyNE(Algorithm):
             if self.mutation_scale < 0:
                 raise ValueError("mutation_scale: must be >= 0")
 
-    def __init__(self, options: Options, n_params: int, seed: int, init_scale: float) -> None:
+    def __init__(self, options: Options, n_params: int, seed: int,
+                 init_scale: float | np.ndarray) -> None:
         super().__init__(options, n_params, seed, init_scale)
         self._rng = np.random.default_rng(seed)
         self._networks = normal_genomes(self._rng, options.population, n_params, init_scale)

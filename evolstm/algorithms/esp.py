@@ -132,7 +132,8 @@ class ESP(Algorithm):
             if self.stagnation < 0:
                 raise ValueError("stagnation: must be >= 0")
 
-    def __init__(self, options: Options, n_params: int, seed: int, init_scale: float) -> None:
+    def __init__(self, options: Options, n_params: int, seed: int,
+                 init_scale: float | np.ndarray) -> None:
         super().__init__(options, n_params, seed, init_scale)
         self._rng = np.random.default_rng(seed)
         self._groups: list[np.ndarray] | None = None
@@ -206,8 +207,9 @@ class ESP(Algorithm):
             parts = min(self.options.subpopulations, self.n_params)
             self._groups = np.array_split(np.arange(self.n_params), parts)
         size = self.options.subpopulation_size
+        scales = np.broadcast_to(self.init_scale, (self.n_params,))
         self._neurons = [
-            normal_genomes(self._rng, size, len(group), self.init_scale) for group in self._groups
+            normal_genomes(self._rng, size, len(group), scales[group]) for group in self._groups
         ]
         self._assemble()
 

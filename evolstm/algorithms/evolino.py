@@ -19,8 +19,9 @@ not read from the paper text (the search tool returned only the papers' first pa
 are options.
 
 ``evolver = "cmaes"`` evolves the recurrent part with `evolstm.algorithms.cmaes.CMAES`
-(pycma; sigma0 = init_scale, population `cma_population`, `cma_restarts` IPOP restarts,
-`cma_sep` for sep-CMA) instead.
+(pycma; sigma0 = init_scale, or the median weight's scale with the cell's per-block
+``init_scales``; population `cma_population`, `cma_restarts` IPOP restarts, `cma_sep` for
+sep-CMA) instead.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from evolstm.algorithms.base import Algorithm
+from evolstm.algorithms.base import Algorithm, typical_scale
 from evolstm.algorithms.cmaes import CMAES, CMAESOptions
 from evolstm.algorithms.esp import ESP, neuron_groups
 from evolstm.cells.layout import Layout
@@ -61,14 +62,17 @@ class Evolino(Algorithm):
             if self.cma_restarts < 0:
                 raise ValueError("cma_restarts: must be >= 0")
 
-    def __init__(self, options: Options, n_params: int, seed: int, init_scale: float) -> None:
+    def __init__(
+        self, options: Options, n_params: int, seed: int, init_scale: float | np.ndarray
+    ) -> None:
         super().__init__(options, n_params, seed, init_scale)
         self._evolver: Algorithm
         if options.evolver == "esp":
             esp_fields = {f.name: getattr(options, f.name) for f in dataclasses.fields(ESP.Options)}
             self._evolver = ESP(ESP.Options(**esp_fields), n_params, seed, init_scale)
         else:
-            cma_options = CMAESOptions(population=options.cma_population, sigma0=init_scale,
+            cma_options = CMAESOptions(population=options.cma_population,
+                                       sigma0=typical_scale(init_scale),
                                        restarts=options.cma_restarts, sep=options.cma_sep)
             self._evolver = CMAES(cma_options, n_params, seed, init_scale)
 

@@ -75,7 +75,8 @@ class GA(Algorithm):
             if len(self.bounds) != 2 or not self.bounds[0] < self.bounds[1]:
                 raise ValueError("bounds: must be [low, high] with low < high")
 
-    def __init__(self, options: Options, n_params: int, seed: int, init_scale: float) -> None:
+    def __init__(self, options: Options, n_params: int, seed: int,
+                 init_scale: float | np.ndarray) -> None:
         super().__init__(options, n_params, seed, init_scale)
         rng = np.random.default_rng(seed)
         self._genomes = normal_genomes(rng, options.population, n_params, init_scale)

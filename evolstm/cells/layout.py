@@ -24,6 +24,8 @@ read (offsets and per-unit modes), so that one compiled kernel runs every topolo
 from __future__ import annotations
 
 import dataclasses
+import re
+from collections.abc import Mapping
 from functools import cached_property
 
 import numpy as np
@@ -165,6 +167,25 @@ class Layout:
                 )
             genome[block.offset : block.offset + block.size] = value.reshape(-1)
         return genome
+
+    def block_scales(self, default: float, by_block: Mapping[str, float]) -> np.ndarray:
+        """(n_params,) per-weight scales: each block's entry of `by_block`, else `default`.
+
+        A key names a block exactly (``weight_ih_l1``) or for every layer (``weight_ih``,
+        ``bias_hh``, ``peephole_i``; the ``_l{k}`` suffix left out); the exact name wins.
+        An unknown key raises `EvolstmError` listing the blocks.
+        """
+        generic = {re.sub(r"_l\d+$", "", block.name) for block in self.blocks}
+        unknown = sorted(set(by_block) - set(self.by_name) - generic)
+        if unknown:
+            names = ", ".join(sorted(generic | set(self.by_name)))
+            raise EvolstmError(f"init_scales: unknown block {unknown[0]!r} (blocks: {names})")
+        scales = np.full(self.n_params, float(default))
+        for block in self.blocks:
+            key = block.name if block.name in by_block else re.sub(r"_l\d+$", "", block.name)
+            if key in by_block:
+                scales[block.offset : block.offset + block.size] = float(by_block[key])
+        return scales
 
     @cached_property
     def kernel_spec(self) -> KernelSpec:

@@ -17,7 +17,10 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
+
 from evolstm import algorithms, options, tasks
+from evolstm.cells.layout import Layout
 from evolstm.cells.variants import resolve
 from evolstm.errors import ConfigError, EvolstmError
 
@@ -26,7 +29,13 @@ BACKENDS = ("loky", "threading", "sequential", "dask")
 
 @dataclasses.dataclass(frozen=True)
 class CellConfig:
-    """The cell: a variant name or a topology table, its sizes, dtype and initial scale."""
+    """The cell: a variant name or a topology table, its sizes, dtype and initial scales.
+
+    init_scale: standard deviation of the initial weights around 0 (and the step size of
+    CMA-ES); init_scales: per-block overrides of the initial spread, ``{block: scale}`` with
+    the genome's block names (``weight_ih``, ``weight_hh``, ``bias_ih``, ... for every layer,
+    or ``weight_ih_l0`` for one), e.g. an echo-state-like start with strong input weights.
+    """
 
     variant: str = "lstm"
     topology: dict | None = None
@@ -34,6 +43,7 @@ class CellConfig:
     layers: int = 1
     dtype: Literal["float64", "float32"] = "float64"
     init_scale: float = 0.5
+    init_scales: dict | None = None
 
     def validate(self) -> None:
         if self.hidden < 1:
@@ -42,6 +52,15 @@ class CellConfig:
             raise ValueError("layers: must be >= 1")
         if self.init_scale < 0:
             raise ValueError("init_scale: must be >= 0")
+        for block, scale in (self.init_scales or {}).items():
+            if isinstance(scale, bool) or not isinstance(scale, (int, float)) or scale < 0:
+                raise ValueError(f"init_scales.{block}: must be a number >= 0")
+
+    def initial_scales(self, layout: Layout) -> float | np.ndarray:
+        """The spread of the initial genomes: `init_scale`, or (n_params,) per-weight scales."""
+        if not self.init_scales:
+            return self.init_scale
+        return layout.block_scales(self.init_scale, self.init_scales)
 
     def spec(self) -> str | dict[str, Any]:
         """What `Population` takes: the topology dict if given, else the variant name."""

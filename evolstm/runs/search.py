@@ -22,7 +22,7 @@ from evolstm.algorithms import Algorithm
 from evolstm.cells import Population, kernels
 from evolstm.cells.cell import Cell
 from evolstm.cells.cellfile import save as save_cell
-from evolstm.errors import RunDirError
+from evolstm.errors import EvolstmError, RunDirError
 from evolstm.runs import checkpoint as ckpt
 from evolstm.runs import config as cfg
 from evolstm.runs import rundir
@@ -59,8 +59,13 @@ def build(config: cfg.Config) -> tuple[Task, Population, Algorithm]:
             f"which task {config.task} does not support"
         )
     n_evolved = population.n_recurrent if algorithm_cls.fits_readout else population.n_params
-    algorithm = algorithm_cls(config.algorithm_options, n_evolved, algorithm_seed,
-                              cell.init_scale)
+    try:
+        scales = cell.initial_scales(population.layout)
+    except EvolstmError as error:
+        raise cfg.ConfigError(f"cell.{error}") from None
+    if isinstance(scales, np.ndarray):
+        scales = scales[:n_evolved]
+    algorithm = algorithm_cls(config.algorithm_options, n_evolved, algorithm_seed, scales)
     algorithm.bind(population.layout)
     return task, population, algorithm
 
