@@ -275,16 +275,17 @@ def test_esp_networks_take_one_neuron_per_subpopulation_trials_times_each():
 def test_cosyne_permutation_probability_follows_the_paper():
     """p = 1 - ((f_max - f) / (f_max - f_min)) ** (1/n) (JMLR 2008, fitness minimised here)."""
     n_params = 400
-    cosyne = CoSyNE(CoSyNE.Options(), n_params, seed=0, init_scale=1.0)
+    options = CoSyNE.Options(permutation="probabilistic")
+    cosyne = CoSyNE(options, n_params, seed=0, init_scale=1.0)
     fitness = np.array([0.0, 0.5, 0.9, 1.0])
-    marks = np.mean([cosyne._marks(fitness[:3], fitness).mean(axis=1) for _ in range(50)], 0)
-    expected = 1.0 - ((1.0 - fitness[:3]) / 1.0) ** (1.0 / n_params)
+    marks = np.mean([cosyne._marks(fitness).mean(axis=1) for _ in range(50)], 0)
+    expected = 1.0 - ((1.0 - fitness) / 1.0) ** (1.0 / n_params)
     np.testing.assert_allclose(marks, expected, atol=3e-3)
     assert marks[0] == 0.0  # the best network is never broken up
 
 
-def test_cosyne_keeps_the_best_network_intact():
-    cosyne = make("cosyne", {}, 9, seed=4)
+def test_cosyne_with_the_papers_permutation_keeps_the_best_network_intact():
+    cosyne = make("cosyne", {"permutation": "probabilistic"}, 9, seed=4)
     genomes = cosyne.ask()
     fitness = sphere(genomes)
     cosyne.tell(genomes, fitness)
@@ -329,3 +330,35 @@ def test_per_weight_initial_scales_set_the_first_population(name, table):
         algorithm.set_partition([np.arange(6), np.arange(6, 12)])
     first = algorithm.ask()
     assert first[:, 9:].std() > 3 * first[:, :9].std()
+
+
+def test_cosyne_keeps_m_rows_mutates_below_the_parents_and_adds_offspring():
+    """The author's code's generation: the best m rows stay, the top quarter unchanged, every
+    weight of the rows below them and of the l new offspring perturbed (rate 1 here)."""
+    table = {"population": 8, "offspring_fraction": 0.5, "mutation_rate": 1.0,
+             "permutation": "none"}
+    cosyne = make("cosyne", table, 5, seed=3)
+    genomes = cosyne.ask()
+    assert genomes.shape == (12, 5)  # m + l
+    fitness = sphere(genomes)
+    cosyne.tell(genomes, fitness)
+    ranked = genomes[np.argsort(fitness)]
+    after = cosyne.ask()
+    np.testing.assert_array_equal(after[:2], ranked[:2])  # the parents, untouched
+    assert np.all(after[2:8] != ranked[2:8])  # the other survivors, every weight mutated
+    parents = {tuple(row) for row in ranked[:2]}
+    assert not any(tuple(row) in parents for row in after[8:])  # offspring: mutated copies
+
+
+def test_cosyne_bursts_around_the_best_network_after_stagnation():
+    cosyne = make("cosyne", {"stagnation": 2, "burst_scale": 0.01}, 6, seed=5)
+    genomes = cosyne.ask()
+    best = genomes[0].copy()
+    for _ in range(3):  # the first tell sets the best, two more without improvement
+        fitness = np.ones(len(genomes))
+        fitness[0] = 0.0
+        cosyne.tell(genomes, fitness)
+        genomes = cosyne.ask()
+        genomes[0] = best
+    burst = cosyne.ask()
+    assert np.median(np.abs(burst - best)) < 0.05

@@ -1,7 +1,9 @@
 """CMA-ES through pycma (Hansen's `cma` package), with optional sep-CMA and IPOP restarts.
 
 pycma draws from NumPy's global random state; this wrapper gives it its own: the state is
-swapped in around every pycma call, so the search depends on its seed alone.
+swapped in around every pycma call, so the search depends on its seed alone. pycma is imported
+when a search first uses it: importing it loads matplotlib and scipy.stats (~1.5 s), which
+`import evolstm`, `evolstm eval` and cell loading do not need.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ import dataclasses
 import warnings
 from typing import Any
 
-import cma
 import numpy as np
 
 from evolstm.algorithms.base import Algorithm
@@ -55,6 +56,8 @@ class CMAES(Algorithm):
         self._start()
 
     def _start(self) -> None:
+        import cma  # noqa: PLC0415 - heavy, see the module docstring
+
         seed = int(self._rng.integers(1, 2**31 - 1))
         self._np_state = np.random.RandomState(seed).get_state()
         opts: dict[str, Any] = {
