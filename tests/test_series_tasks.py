@@ -249,14 +249,16 @@ def test_task_is_deterministic_and_pickles(name, rng, tmp_path):
     assert task.metric in task.test(cell)
 
 
-def test_mackey_glass_validation_windows_match_separate_primed_free_runs(rng):
-    options = dict(SMALL_MACKEY_GLASS, validation_windows=3, horizon=20)
+@pytest.mark.parametrize(("stride", "gap"), [(0, 20), (7, 7)])  # 0: back to back
+def test_mackey_glass_validation_windows_match_separate_primed_free_runs(rng, stride, gap):
+    options = dict(SMALL_MACKEY_GLASS, validation_windows=3, horizon=20,
+                   validation_stride=stride)
     task = get("mackey_glass")(get("mackey_glass").Options(**options), seed=0)
     population = Population("lstm", 1, 4, 1)
     genomes = rng.normal(0.0, 0.5, (2, population.n_params))
     fitness, fitted = task.fitness(population, genomes, ridge=1e-6)
     series, horizon = task.fit_window, 20
-    primes = [300 - 2 * horizon + k * horizon for k in range(3)]
+    primes = [300 - 2 * gap + k * gap for k in range(3)]
     # the readout sees only the steps before the first window's free run
     expected_fit = teacher_forced_then_free(
         population, genomes, series[:, : primes[0] + 1 + horizon], primes[0], 100, 1e-6

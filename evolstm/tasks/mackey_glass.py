@@ -28,11 +28,13 @@ free-running steps, which no fit has seen (graded by default, see `GeneratorTask
 coordinates the network sees. One 84-step stretch is easily overfitted: a search reached
 0.0066 on it and 0.29 on the test.
 
-With `validation_windows` = K > 1 the fitness scores K disjoint, back-to-back free-running
-windows of `horizon` steps that end where the single window would (so the test starts do not
-move): the cell is teacher-forced through the whole training stretch, the readout is fitted
-on the steps after the washout and before the first window's free run (the last
-(K - 1)·horizon training steps are not fitted), and each window starts from the
+With `validation_windows` = K > 1 the fitness scores K free-running windows of `horizon`
+steps, their starts `validation_stride` steps apart (0: `horizon`, i.e. disjoint and back to
+back; a smaller stride gives more, overlapping windows from more starting states over the
+same data), the last ending where the single window would (so the test starts do not move):
+the cell is teacher-forced through the whole training stretch, the readout is fitted on the
+steps after the washout and before the first window's free run (the last (K - 1)·stride
+training steps are not fitted), and each window starts from the
 teacher-forced state at its start; the K free runs go as one batch. The fitness is the
 graded NRMSE (as above, when `graded_fitness`) over all K windows, normalised by the
 variance of the series the network sees.
@@ -78,6 +80,7 @@ class MackeyGlassOptions:
     test_stride: int = 0  # 0: back-to-back windows of test_prime + horizon steps
     graded_fitness: bool = True
     validation_windows: int = 1
+    validation_stride: int = 0  # 0: back-to-back validation windows (stride = horizon)
 
     def validate(self) -> None:
         if self.tau < 1 or self.substeps < 1:
@@ -90,7 +93,10 @@ class MackeyGlassOptions:
             raise ValueError("test_stride: must be >= 0 (0: back-to-back windows)")
         if self.validation_windows < 1:
             raise ValueError("validation_windows: must be >= 1")
-        if self.washout + 2 > self.train_steps - (self.validation_windows - 1) * self.horizon:
+        if self.validation_stride < 0:
+            raise ValueError("validation_stride: must be >= 0 (0: back-to-back windows)")
+        stride = self.validation_stride or self.horizon
+        if self.washout + 2 > self.train_steps - (self.validation_windows - 1) * stride:
             raise ValueError(
                 "validation_windows: the windows leave no fitted steps after the washout"
             )
@@ -191,14 +197,15 @@ class MackeyGlass(GeneratorTask):
     ) -> tuple[np.ndarray, np.ndarray]:
         """Graded NRMSE over `validation_windows` free runs (see the module docstring).
 
-        Window k reads the true series up to step c_k - 1, with c_k = c_0 + k·horizon and
-        c_0 = train_steps - (K - 1)·horizon, then runs free on steps c_k + 1 … c_k + horizon
+        Window k reads the true series up to step c_k - 1, with c_k = c_0 + k·stride and
+        c_0 = train_steps - (K - 1)·stride, then runs free on steps c_k + 1 … c_k + horizon
         (as `teacher_forced_then_free` with n_prime = c_k). Returns fitness (P,), genomes.
         """
         series = self.fit_window  # (1, train_steps + 1 + horizon, 1)
         n_windows, horizon = self.validation_windows, self.horizon
-        first = self.fit_prime - (n_windows - 1) * horizon  # c_0
-        primes = first + horizon * np.arange(n_windows)  # c_k
+        stride = self.options.validation_stride or horizon
+        first = self.fit_prime - (n_windows - 1) * stride  # c_0
+        primes = first + stride * np.arange(n_windows)  # c_k
         fit = ridge is not None
         run = population.run(genomes, series[:, : first - 1], keep_hidden=fit)
         ok = np.ones(len(genomes), dtype=bool)
