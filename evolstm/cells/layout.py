@@ -24,6 +24,7 @@ read (offsets and per-unit modes), so that one compiled kernel runs every topolo
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Mapping
 from functools import cached_property
@@ -74,7 +75,7 @@ class Block:
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.shape))
+        return math.prod(self.shape)
 
 
 @dataclasses.dataclass(frozen=True)
