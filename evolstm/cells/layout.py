@@ -176,14 +176,15 @@ class Layout:
         ``bias_hh``, ``peephole_i``; the ``_l{k}`` suffix left out); the exact name wins.
         An unknown key raises `EvolstmError` listing the blocks.
         """
-        generic = {re.sub(r"_l\d+$", "", block.name) for block in self.blocks}
-        unknown = sorted(set(by_block) - set(self.by_name) - generic)
+        generic = {block.name: re.sub(r"_l\d+$", "", block.name) for block in self.blocks}
+        known = set(generic) | set(generic.values())
+        unknown = sorted(set(by_block) - known)
         if unknown:
-            names = ", ".join(sorted(generic | set(self.by_name)))
+            names = ", ".join(sorted(known))
             raise EvolstmError(f"init_scales: unknown block {unknown[0]!r} (blocks: {names})")
         scales = np.full(self.n_params, float(default))
         for block in self.blocks:
-            key = block.name if block.name in by_block else re.sub(r"_l\d+$", "", block.name)
+            key = block.name if block.name in by_block else generic[block.name]
             if key in by_block:
                 scales[block.offset : block.offset + block.size] = float(by_block[key])
         return scales
