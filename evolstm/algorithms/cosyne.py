@@ -128,8 +128,7 @@ class CoSyNE(Algorithm):
         return self._columns(float(marked.mean()))
 
     def _columns(self, permuted: float) -> dict[str, float]:
-        return {"permuted_fraction": permuted, "best_so_far": self._best[0],
-                "bursts": float(self._bursts)}
+        return {"permuted_fraction": permuted, "bursts": float(self._bursts)}
 
     def _breed(self, ranked: np.ndarray) -> np.ndarray:
         """(l, n) mutated offspring of parents drawn in pairs from the top rows of `ranked`."""
