@@ -1,4 +1,6 @@
-"""The `lstm`, `np` and `gru` cells compute what torch.nn.LSTM / nn.GRU (+ nn.Linear) compute.
+"""The `lstm`, `np`, `gru` and `elman` cells compute what torch.nn.LSTM / nn.GRU / nn.RNN (+
+nn.Linear) compute, with and without biases; `fully_recurrent`'s outputs are the
+pre-activations of nn.RNN's last units.
 
 Weights travel three ways: a torch state_dict through `Population.flatten`, a cell file
 written by hand with NumPy as DESIGN.md specifies, and `evolstm.save` read back into torch
@@ -22,14 +24,15 @@ N_IN, N_OUT, N_BATCH, N_STEPS = 3, 2, 4, 100
 # Max abs error allowed against torch: float64 to 1e-9; float32 to ~17 ulps of
 # outputs of order 1 (measured: 1.2e-7; both sides round differently at every step).
 TOLERANCE = {"float64": 1e-9, "float32": 2e-6}
-MODULES = {"lstm": "LSTM", "np": "LSTM", "gru": "GRU"}
+MODULES = {"lstm": "LSTM", "np": "LSTM", "gru": "GRU", "elman": "RNN"}
 # (variant, layers, dtype, n_hidden); n_hidden 5 and 20 take different kernel layouts.
 CASES = [
     (variant, layers, dtype, 5)
     for variant in ("lstm", "gru")
     for layers in (1, 2)
     for dtype in ("float64", "float32")
-] + [("np", 2, "float64", 5), ("lstm", 2, "float64", 20), ("gru", 1, "float32", 20)]
+] + [("np", 2, "float64", 5), ("lstm", 2, "float64", 20), ("gru", 1, "float32", 20),
+      ("elman", 2, "float64", 5), ("elman", 1, "float32", 20)]
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -41,10 +44,12 @@ def one_torch_thread():
     torch.set_num_threads(threads)
 
 
-def torch_cell(variant: str, layers: int, dtype: str, n_hidden: int, seed: int):
+def torch_cell(variant: str, layers: int, dtype: str, n_hidden: int, seed: int,
+               bias: bool = True):
     """A seeded torch recurrent module (batch_first) and its linear readout."""
     torch.manual_seed(seed)
-    module = getattr(torch.nn, MODULES[variant])(N_IN, n_hidden, layers, batch_first=True)
+    module = getattr(torch.nn, MODULES[variant])(N_IN, n_hidden, layers, bias=bias,
+                                                 batch_first=True)
     readout = torch.nn.Linear(n_hidden, N_OUT)
     torch_dtype = getattr(torch, dtype)
     return module.to(torch_dtype), readout.to(torch_dtype)
@@ -131,6 +136,53 @@ def test_saved_cell_loads_into_torch(variant, layers, dtype, n_hidden, tmp_path)
     x = inputs(dtype, seed=2)
 
     assert max_error(cell.predict(x), torch_predict(module, readout, x)) < TOLERANCE[dtype]
+
+
+@pytest.mark.parametrize(("variant", "layers", "dtype", "n_hidden"), [
+    ("lstm", 1, "float64", 5), ("lstm", 2, "float32", 5), ("lstm", 1, "float64", 20),
+    ("gru", 2, "float64", 5), ("gru", 1, "float32", 20), ("elman", 1, "float64", 5),
+])
+def test_cells_without_biases_match_torch_bias_false(variant, layers, dtype, n_hidden):
+    module, readout = torch_cell(variant, layers, dtype, n_hidden, seed=7, bias=False)
+    topology = {**evolstm.cells.variants.topology(variant), "bias": False}
+    pop = evolstm.Population(topology, N_IN, n_hidden, N_OUT, layers=layers, dtype=dtype)
+    assert not any(block.name.startswith("bias") for block in pop.layout.blocks)
+    genome = pop.flatten(cell_arrays(module, readout))
+    x = inputs(dtype, seed=4)
+
+    outputs = pop.predict(genome[None], x)[0]
+
+    assert max_error(outputs, torch_predict(module, readout, x)) < TOLERANCE[dtype]
+
+
+@pytest.mark.parametrize(("layers", "dtype"), [(1, "float64"), (2, "float64"), (1, "float32")])
+def test_fully_recurrent_outputs_are_the_last_units_preactivations(layers, dtype):
+    n_hidden, top, torch_dtype = 4, layers - 1, getattr(torch, dtype)
+    torch.manual_seed(8)
+    module = torch.nn.RNN(N_IN, n_hidden, layers, bias=False, batch_first=True).to(torch_dtype)
+    pop = evolstm.Population("fully_recurrent", N_IN, n_hidden, N_OUT, layers=layers,
+                             dtype=dtype)
+    assert [block.name for block in pop.layout.blocks] == [  # no biases, no readout
+        f"weight_{kind}_l{k}" for k in range(layers) for kind in ("ih", "hh")]
+    genome = pop.flatten({k: v.detach().numpy() for k, v in module.state_dict().items()})
+    x = torch.from_numpy(inputs(dtype, seed=5))
+    with torch.no_grad():
+        hidden, _ = module(x)  # (B, T, H): the top layer's h_t
+        src = x  # the top layer's input: x, or the layers below run as their own nn.RNN
+        if layers > 1:
+            below = torch.nn.RNN(N_IN, n_hidden, top, bias=False, batch_first=True)
+            below.to(torch_dtype).load_state_dict(
+                {k: v for k, v in module.state_dict().items() if not k.endswith(f"_l{top}")})
+            src = below(x)[0]
+        previous = torch.cat([torch.zeros_like(hidden[:, :1]), hidden[:, :-1]], dim=1)
+        w_ih = getattr(module, f"weight_ih_l{top}")[-N_OUT:]
+        w_hh = getattr(module, f"weight_hh_l{top}")[-N_OUT:]
+        expected = (src @ w_ih.T + previous @ w_hh.T).numpy()
+    np.testing.assert_allclose(np.tanh(expected), hidden[..., -N_OUT:].numpy(), atol=1e-6)
+
+    outputs = pop.predict(genome[None], x.numpy())[0]
+
+    assert max_error(outputs, expected) < TOLERANCE[dtype]
 
 
 def test_states_are_torch_hidden_states():

@@ -109,13 +109,19 @@ def lstm_layer_reference(variant: str, arrays: dict, k: int, xs: np.ndarray) -> 
 #   MUT2: z = sigm(W_xz x + W_hz h + b_z);  r = sigm(x + W_hr h + b_r)
 #         h' = tanh(W_hh (r * h) + W_xh x + b_h) * z + h * (1 - z)
 #   MUT3: z = sigm(W_xz x + W_hz tanh(h) + b_z);  r = sigm(W_xr x + W_hr h + b_r); h' as MUT2
+# elman (Elman 1990, PyTorch nn.RNN): h' = tanh(W_ih x + b_ih + W_hh h + b_hh).
+# fully_recurrent (Williams & Zipser 1989): a_t = W_ih x_t + W_hh h_{t-1}, no biases;
+#   h_t = tanh(a_t); the outputs are the last O entries of a_t (no readout).
 # Where x is added to an H-vector without weights and I != H, unit k reads x[k mod I].
 GRU_VARIANTS = {  # name: (units with rows in weight_ih, units with rows in weight_hh)
     "gru": ("rzn", "rzn"),
     "mut1": ("rz", "rn"),
     "mut2": ("zn", "rzn"),
     "mut3": ("rzn", "rzn"),
+    "elman": ("n", "n"),
+    "fully_recurrent": ("n", "n"),
 }
+NO_BIAS = {"fully_recurrent"}
 
 
 def gru_layer_reference(variant: str, arrays: dict, k: int, xs: np.ndarray) -> np.ndarray:
@@ -123,13 +129,19 @@ def gru_layer_reference(variant: str, arrays: dict, k: int, xs: np.ndarray) -> n
     x_units, h_units = GRU_VARIANTS[variant]
     n_hidden = arrays[f"weight_hh_l{k}"].shape[1]
 
+    def bias(name: str, units: str, unit: str) -> np.ndarray:
+        if variant in NO_BIAS:
+            assert name not in arrays
+            return np.zeros(n_hidden)
+        return rows(arrays, name, units, unit, n_hidden)
+
     def wx(unit: str, x: np.ndarray) -> np.ndarray:  # W_x x + b_x
         w = rows(arrays, f"weight_ih_l{k}", x_units, unit, n_hidden)
-        return w @ x + rows(arrays, f"bias_ih_l{k}", x_units, unit, n_hidden)
+        return w @ x + bias(f"bias_ih_l{k}", x_units, unit)
 
     def wh(unit: str, h: np.ndarray) -> np.ndarray:  # W_h h + b_h
         w = rows(arrays, f"weight_hh_l{k}", h_units, unit, n_hidden)
-        return w @ h + rows(arrays, f"bias_hh_l{k}", h_units, unit, n_hidden)
+        return w @ h + bias(f"bias_hh_l{k}", h_units, unit)
 
     def tiled(x: np.ndarray) -> np.ndarray:
         return x[np.arange(n_hidden) % x.shape[0]]
@@ -142,6 +154,8 @@ def gru_layer_reference(variant: str, arrays: dict, k: int, xs: np.ndarray) -> n
             z = sigmoid(wx("z", x) + wh("z", h))
             n = np.tanh(wx("n", x) + r * wh("n", h))
             h = (1 - z) * n + z * h
+        elif variant in ("elman", "fully_recurrent"):
+            h = np.tanh(wx("n", x) + wh("n", h))
         else:
             if variant == "mut1":
                 z = sigmoid(wx("z", x))
@@ -166,8 +180,14 @@ def reference_predict(variant: str, arrays: dict, layers: int, x: np.ndarray) ->
     outputs = []
     for xs in x:
         for k in range(layers):
-            xs = layer(variant, arrays, k, xs)
-        outputs.append(xs @ arrays["readout_weight"].T + arrays["readout_bias"])
+            inputs, xs = xs, layer(variant, arrays, k, xs)
+        if variant == "fully_recurrent":  # the last O units' pre-activations
+            top = layers - 1
+            previous = np.vstack([np.zeros_like(xs[:1]), xs[:-1]])
+            pre = inputs @ arrays[f"weight_ih_l{top}"].T + previous @ arrays[f"weight_hh_l{top}"].T
+            outputs.append(pre[:, -N_OUT:])
+        else:
+            outputs.append(xs @ arrays["readout_weight"].T + arrays["readout_bias"])
     return np.array(outputs)
 
 
@@ -229,11 +249,20 @@ def test_topology_survives_json(variant):
         {"peepholes": 1},  # wrong type
         {"hidden": 3},  # unknown field
         {"x_modes": ["g", "identity"]},
+        {"readout": "softmax"},
+        {"readout": "units"},  # an LSTM's h is not a unit activation
+        {"family": "gru", "readout": "units"},  # nor is a GRU's with an update gate
+        {"bias": 0},
     ],
 )
 def test_invalid_topology_is_refused(data):
     with pytest.raises(EvolstmError):
         evolstm.Population(data, 1, 2, 1)
+
+
+def test_output_units_need_as_many_hidden_units_as_outputs():
+    with pytest.raises(EvolstmError, match="2 outputs need at least as many hidden units"):
+        evolstm.Population("fully_recurrent", 3, 1, 2)
 
 
 def test_topology_of_the_wrong_kind_is_refused():

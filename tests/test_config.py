@@ -106,6 +106,15 @@ def test_init_scales_set_the_initial_spread_per_block():
     assert np.all(scales[blocks["weight_hh_l0"].offset] == 0.5)  # the cell's init_scale
 
 
+def test_least_squares_readout_without_a_readout_is_a_config_error():
+    from evolstm.runs.search import build
+
+    table = changed("cell", "variant", "fully_recurrent")
+    table["algorithm"] = {"name": "evolino"}
+    with pytest.raises(ConfigError, match="this cell has none"):
+        build(cfg.parse(table))
+
+
 @pytest.mark.parametrize(
     ("scales", "message"),
     [({"weight_xx": 1.0}, "unknown block 'weight_xx'"), ({"bias_ih": -1.0}, "init_scales")],

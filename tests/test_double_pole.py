@@ -89,6 +89,24 @@ def torch_controller(population, genome):
     return step
 
 
+def fully_recurrent_controller(population, genome):
+    """The genome as a torch nn.RNN without biases; the output is the last unit's
+    pre-activation, W_ih[-1] x_t + W_hh[-1] h_{t-1} (one layer)."""
+    arrays = population.unflatten(genome)
+    net = torch.nn.RNN(population.n_in, population.n_hidden, bias=False).double()
+    net.load_state_dict({k: torch.tensor(v) for k, v in arrays.items()})
+    w_ih, w_hh = arrays["weight_ih_l0"][-1], arrays["weight_hh_l0"][-1]
+    memory = {"h": torch.zeros(1, 1, population.n_hidden, dtype=torch.float64)}
+
+    def step(obs):
+        previous = memory["h"][0, 0].numpy().copy()
+        with torch.no_grad():
+            _, memory["h"] = net(torch.tensor(obs[None, None]), memory["h"])
+        return float(w_ih @ obs + w_hh @ previous)
+
+    return step
+
+
 def evolstm_controller(population, genome):
     """The genome stepped by `Population.run` one step at a time, carrying its state."""
     memory = {"state": None}
@@ -268,6 +286,7 @@ def test_generalisation_grid_has_625_distinct_starts_at_the_published_values():
         ("gru", 2, "float64", torch_controller),
         ("peephole", 1, "float64", evolstm_controller),
         ("fgr", 1, "float32", evolstm_controller),
+        ("fully_recurrent", 1, "float64", fully_recurrent_controller),
     ],
 )
 def test_population_kernel_equals_one_genome_reference(variant, layers, dtype, reference):

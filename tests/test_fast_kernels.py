@@ -91,6 +91,10 @@ CASES = [  # (cell, hidden, layers, batch, n_generate, keep_hidden)
     ("mut2", 4, 1, 1, 0, False),  # reference fallback
     ("mut3", 4, 1, 1, 0, False),
     ({"family": "gru", "reset_after": False, "update_keeps_state": False}, 8, 2, 2, 4, True),
+    ("elman", 4, 2, 2, 3, True),
+    ({"bias": False}, 4, 2, 2, 0, True),
+    ({"family": "gru", "bias": False}, 20, 1, 1, 2, False),
+    ("fully_recurrent", 4, 2, 1, 3, True),  # reference fallback (outputs are units)
 ]
 
 

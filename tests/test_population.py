@@ -148,6 +148,8 @@ def test_bad_arguments_raise_evolstm_error(call):
 )
 def test_any_small_shape_gives_finite_outputs_and_round_trips(variant, sizes, layers, seed):
     n_pop, n_batch, n_steps, n_in, n_hidden, n_out = sizes
+    if evolstm.cells.topology(variant)["readout"] == "units":  # outputs are hidden units
+        n_hidden = max(n_hidden, n_out)
     pop = evolstm.Population(variant, n_in, n_hidden, n_out, layers=layers)
     rng = np.random.default_rng(seed)
     genomes = rng.normal(0.0, 1.0, (n_pop, pop.n_params))

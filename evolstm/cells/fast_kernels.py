@@ -57,7 +57,7 @@ STEPS_BUFFERED = 32  # steps of outputs (and hidden states) gathered before they
 
 def supports(topology: Topology) -> bool:
     """Whether the fast kernels run this topology (else use `kernels.simulate`)."""
-    return not topology.recurrent_gates() and all(
+    return topology.readout == "linear" and not topology.recurrent_gates() and all(
         unit.x_mode == "linear" and unit.h_mode == "linear" for unit in topology.units()
     )
 
@@ -330,14 +330,15 @@ def simulate(w, lanes, flags, units, layers, readout, x, n_generate, state, y, h
                     w_hh[layer, j, q] = wb[(lay[L_WHH] + j * n_rows) * lanes + q]
                 for q in range((n_rows - gate_rows) * lanes):
                     w_n[layer, j, q] = wb[(lay[L_WHH] + j * n_rows + gate_rows) * lanes + q]
-            for q in range(n_rows * lanes):
-                b_ih[layer, q] = wb[lay[L_BIH] * lanes + q]
-            for q in range(gate_rows * lanes):
-                b_hh[layer, q] = wb[lay[L_BHH] * lanes + q]
-                if is_lstm:
-                    b_ih[layer, q] += b_hh[layer, q]  # the LSTM adds both biases up front
-            for q in range((n_rows - gate_rows) * lanes):
-                b_n[layer, q] = wb[(lay[L_BHH] + gate_rows) * lanes + q]
+            if lay[L_BIH] >= 0:  # else no biases: the tables stay zero
+                for q in range(n_rows * lanes):
+                    b_ih[layer, q] = wb[lay[L_BIH] * lanes + q]
+                for q in range(gate_rows * lanes):
+                    b_hh[layer, q] = wb[lay[L_BHH] * lanes + q]
+                    if is_lstm:
+                        b_ih[layer, q] += b_hh[layer, q]  # the LSTM adds both up front
+                for q in range((n_rows - gate_rows) * lanes):
+                    b_n[layer, q] = wb[(lay[L_BHH] + gate_rows) * lanes + q]
             if n_peep:
                 _table(wb, lay[L_PEEP], lanes, peep[layer])
         _table(wb, readout[0], lanes, w_out[0])

@@ -28,6 +28,7 @@ from evolstm.cells.layout import (
     F_N_HROWS,
     F_N_XROWS,
     F_OUT_ACT,
+    F_READOUT_UNITS,
     F_RESET_AFTER,
     F_UPDATE_KEEPS,
     L_BHH,
@@ -76,10 +77,11 @@ def _sigmoid(z, one):
 def _affine(w, off_w, off_b, n_rows, row0, src, n_src, squash, out, base, n_hidden):
     """out[base:base+H] = b[row0:row0+H] + sum_j W^T[j, row0:row0+H] * f(src[j]).
 
-    W^T is (n_src, n_rows) at off_w; f is tanh when `squash`, identity otherwise.
+    W^T is (n_src, n_rows) at off_w; b at off_b, or no bias when off_b < 0; f is tanh when
+    `squash`, identity otherwise.
     """
     for k in range(n_hidden):
-        out[base + k] = w[off_b + row0 + k]
+        out[base + k] = w[off_b + row0 + k] if off_b >= 0 else 0.0
     for j in range(n_src):
         v = math.tanh(src[j]) if squash else src[j]
         start = off_w + j * n_rows + row0
@@ -208,6 +210,9 @@ def _gru_layer(w, lay, units, flags, inp, st, pre, rec, n_hidden, one):
         for k in range(H):
             pre[2 * H + k] += rec[2 * H + k]
     keeps = flags[F_UPDATE_KEEPS]
+    if flags[F_READOUT_UNITS]:  # output units: keep the pre-activations in the free c slot
+        for k in range(H):
+            st[H + k] = pre[2 * H + k]
     for k in range(H):
         n = math.tanh(pre[2 * H + k])
         pre[2 * H + k] = n
@@ -223,7 +228,9 @@ def cell_step(w, flags, units, layers, readout, inp, state, pre, rec, n_hidden, 
     """Advance every layer of one cell one step, then the readout.
 
     w: (n_params,) kernel genome; inp: (I,); state: (L, W) per-layer state, updated in
-    place; pre, rec: (4·H,) scratch; y: (O,) output, written. On return, pre holds the last
+    place; pre, rec: (4·H,) scratch; y: (O,) output, written: the linear readout of the top
+    layer's h, or (output units) the pre-activations of its last O units, which a GRU-family
+    layer leaves in the state's (otherwise unused) c slot. On return, pre holds the last
     layer's unit activations by slot: [i | f | g | o] (LSTM family) or [r | z | n] (GRU).
     """
     n_layers = layers.shape[0]
@@ -236,6 +243,10 @@ def cell_step(w, flags, units, layers, readout, inp, state, pre, rec, n_hidden, 
             _gru_layer(w, lay, units, flags, src, state[layer], pre, rec, n_hidden, one)
     top = state[n_layers - 1]
     n_out = y.shape[0]
+    if flags[F_READOUT_UNITS]:
+        for o in range(n_out):
+            y[o] = top[2 * n_hidden - n_out + o]
+        return
     for o in range(n_out):
         y[o] = w[readout[1] + o]
     for j in range(n_hidden):

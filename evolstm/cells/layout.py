@@ -14,7 +14,9 @@ name                  shape                      rows
 ``weight_gg_l{k}``    (Ug·H, Ug·H)               FGR: free gates' previous activations
 ====================  =========================  ==============================================
 
-then ``readout_weight`` (O, H) and ``readout_bias`` (O,). I_0 = n_in, I_k = H above. For the
+then ``readout_weight`` (O, H) and ``readout_bias`` (O,). I_0 = n_in, I_k = H above. A
+topology with ``bias = false`` has no ``bias_*`` blocks; one with ``readout = "units"`` has
+no readout blocks. For the
 ``lstm`` and ``gru`` variants this is exactly ``torch.nn.LSTM`` / ``nn.GRU``'s state_dict.
 
 `KernelSpec` turns the layout and topology into the small integer tables the Numba kernels
@@ -61,8 +63,9 @@ U_PRESENT, U_XMODE, U_HMODE, U_XROW, U_HROW, U_PEEP, U_GATE, U_NFIELDS = range(8
     F_N_GATES_REC,  # number of free gates joined by FGR (0: off)
     F_N_XROWS,  # row blocks of weight_ih (units with a linear input)
     F_N_HROWS,  # row blocks of weight_hh (units with a recurrent connection)
+    F_READOUT_UNITS,  # 1: the outputs are the last O units' pre-activations (no readout)
     F_NFIELDS,
-) = range(10)
+) = range(11)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +96,11 @@ class Layout:
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or value < 1:
                 raise EvolstmError(f"{name}: must be a positive integer, got {value!r}")
+        if self.topology.readout == "units" and self.n_out > self.n_hidden:
+            raise EvolstmError(
+                f"readout 'units': {self.n_out} outputs need at least as many hidden units, "
+                f"got {self.n_hidden}"
+            )
 
     @cached_property
     def blocks(self) -> tuple[Block, ...]:
@@ -116,13 +124,15 @@ class Layout:
             width = self.n_in if k == 0 else hidden
             add(f"weight_ih_l{k}", (n_x * hidden, width))
             add(f"weight_hh_l{k}", (n_h * hidden, hidden))
-            add(f"bias_ih_l{k}", (n_x * hidden,))
-            add(f"bias_hh_l{k}", (n_h * hidden,))
+            if topo.bias:
+                add(f"bias_ih_l{k}", (n_x * hidden,))
+                add(f"bias_hh_l{k}", (n_h * hidden,))
             for gate in topo.peephole_gates():
                 add(f"peephole_{gate}_l{k}", (hidden,))
             add(f"weight_gg_l{k}", (n_g * hidden, n_g * hidden))
-        add("readout_weight", (self.n_out, hidden))
-        add("readout_bias", (self.n_out,))
+        if topo.readout == "linear":
+            add("readout_weight", (self.n_out, hidden))
+            add("readout_bias", (self.n_out,))
         return tuple(blocks)
 
     @cached_property
@@ -137,8 +147,10 @@ class Layout:
 
     @property
     def n_recurrent(self) -> int:
-        """Length of the genome's recurrent part (everything before the readout)."""
-        return self.by_name["readout_weight"].offset
+        """Length of the genome's recurrent part (everything before the readout; the whole
+        genome when the outputs are units)."""
+        readout = self.by_name.get("readout_weight")
+        return self.n_params if readout is None else readout.offset
 
     def unflatten(self, genome: np.ndarray) -> dict[str, np.ndarray]:
         """(n_params,) genome -> dict of arrays in the cell-file layout (copies)."""
@@ -201,8 +213,8 @@ class KernelSpec:
     ``flags``: (F_NFIELDS,) topology switches. ``units``: (slots, U_NFIELDS) per unit slot:
     presence, x and h modes (indices into X_MODES / H_MODES), row-block index into
     ``weight_ih`` and ``weight_hh``, peephole index, index among FGR gates (-1 where absent).
-    ``layers``: (L, L_NFIELDS) offsets per layer. ``readout``: (offset of readout_weight,
-    offset of readout_bias). ``n_slots`` is 4 (i f g o) or 3 (r z n).
+    ``layers``: (L, L_NFIELDS) offsets per layer (-1: absent). ``readout``: (offset of
+    readout_weight, offset of readout_bias), -1 for output units. ``n_slots`` is 4 (i f g o) or 3 (r z n).
     """
 
     flags: np.ndarray
@@ -245,6 +257,7 @@ class KernelSpec:
         flags[F_N_GATES_REC] = len(rec)
         flags[F_N_XROWS] = x_row
         flags[F_N_HROWS] = h_row
+        flags[F_READOUT_UNITS] = topo.readout == "units"
         table = np.full((layout.layers, L_NFIELDS), -1, dtype=np.int64)
         by_name = layout.by_name
         for k in range(layout.layers):
@@ -261,6 +274,8 @@ class KernelSpec:
             if peep:
                 table[k, L_PEEP] = by_name[f"peephole_{peep[0]}_l{k}"].offset
         readout = np.array(
-            [by_name["readout_weight"].offset, by_name["readout_bias"].offset], dtype=np.int64
+            [by_name[name].offset if name in by_name else -1
+             for name in ("readout_weight", "readout_bias")],
+            dtype=np.int64,
         )
         return cls(flags, units, table, readout)

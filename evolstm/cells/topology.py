@@ -25,6 +25,13 @@ Every unit takes the input through ``x_mode`` (``linear``: W x + b; ``identity``
 (``identity``, ``tanh``) and n_in != n_hidden, evolstm tiles the input: unit k reads
 x[k mod n_in] (exactly the paper's equation when n_in == n_hidden).
 
+Both families: ``bias`` (False: no bias vectors, as PyTorch's ``bias=False``) and ``readout``.
+``readout = "linear"`` reads the outputs as ``y = W_out h_t + b_out`` from the top layer;
+``"units"`` makes the top layer's last O units the output units of a fully recurrent network
+(Williams & Zipser 1989; the networks of the pole-balancing literature): ``y_t`` is their
+pre-activation ``a_n`` and their activation tanh(a_n) is fed back like every other unit's.
+It needs units with ``h_t = n`` (GRU family without update gate) and has no readout weights.
+
 Named variants (``evolstm.cells.variants``) are points of this space, so an architecture
 search can rediscover them.
 """
@@ -43,6 +50,7 @@ GRU_UNITS = ("r", "z", "n")
 X_MODES = ("linear", "identity", "tanh", "none")
 H_MODES = ("linear", "tanh", "none")
 ACTIVATIONS = ("tanh", "identity")
+READOUTS = ("linear", "units")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,7 +73,7 @@ class Topology:
     and ``output_activation`` (``tanh`` or ``identity``).
     Fields of the GRU family: ``reset_gate``, ``update_gate``, ``reset_after``,
     ``update_keeps_state``. Both: ``x_modes`` and ``h_modes``, per-unit overrides of the
-    default ``linear`` connections, as ``{unit: mode}``.
+    default ``linear`` connections, as ``{unit: mode}``; ``bias`` and ``readout``.
     """
 
     family: str = "lstm"
@@ -83,6 +91,8 @@ class Topology:
     update_keeps_state: bool = True
     x_modes: tuple[tuple[str, str], ...] = ()
     h_modes: tuple[tuple[str, str], ...] = ()
+    bias: bool = True
+    readout: str = "linear"
 
     def __post_init__(self) -> None:
         self._validate()
@@ -168,6 +178,13 @@ class Topology:
         for name in ("cell_activation", "output_activation"):
             if getattr(self, name) not in ACTIVATIONS:
                 raise EvolstmError(f"{name}: {getattr(self, name)!r} is not tanh or identity")
+        if self.readout not in READOUTS:
+            raise EvolstmError(f"readout: {self.readout!r} is not one of {', '.join(READOUTS)}")
+        if self.readout == "units" and (self.family != "gru" or self.update_gate):
+            raise EvolstmError(
+                "readout: 'units' needs units whose output is their activation "
+                "(family gru with update_gate false)"
+            )
         if self.coupled and not (self.input_gate and self.forget_gate):
             raise EvolstmError("coupled: f = 1 - i needs input_gate and forget_gate true")
         valid_units = LSTM_UNITS if self.family == "lstm" else GRU_UNITS

@@ -10,6 +10,12 @@ References for the equations:
 * ``gru``: Cho et al. 2014 as PyTorch ``nn.GRU`` computes it (reset after the product).
 * ``mut1 mut2 mut3``: Jozefowicz, Zaremba & Sutskever 2015, table of the three best
   mutated architectures (reset before the product, z writes the candidate).
+* ``elman``: Elman 1990, h_t = tanh(W x_t + b_ih + U h_{t-1} + b_hh), PyTorch ``nn.RNN``.
+* ``fully_recurrent``: Williams & Zipser 1989's fully recurrent network, the controller of
+  the pole-balancing papers (ESP, CoSyNE, Igel's CMA-ES): tanh units without biases, every
+  unit reads the input and every unit's last activation, and the last O units are the
+  outputs (y = their pre-activation). Three hidden units and one output unit on the double
+  pole make Igel's 28 weights.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from evolstm.errors import EvolstmError
 
 _PEEPHOLE: dict[str, Any] = {"peepholes": True}
 _MUT: dict[str, Any] = {"family": "gru", "reset_after": False, "update_keeps_state": False}
+_ELMAN: dict[str, Any] = {"family": "gru", "reset_gate": False, "update_gate": False}
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "lstm1997": {"forget_gate": False},
@@ -38,10 +45,12 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "mut1": {**_MUT, "h_modes": {"z": "none"}, "x_modes": {"n": "tanh"}},
     "mut2": {**_MUT, "x_modes": {"r": "identity"}},
     "mut3": {**_MUT, "h_modes": {"z": "tanh"}},
+    "elman": _ELMAN,
+    "fully_recurrent": {**_ELMAN, "bias": False, "readout": "units"},
 }
 
 # Variants whose cell files use PyTorch's layout and load into nn.LSTM / nn.GRU as they are.
-TORCH_MODULES = {"lstm": "LSTM", "np": "LSTM", "gru": "GRU"}
+TORCH_MODULES = {"lstm": "LSTM", "np": "LSTM", "gru": "GRU", "elman": "RNN"}
 
 
 def names() -> list[str]:

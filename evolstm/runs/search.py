@@ -58,6 +58,11 @@ def build(config: cfg.Config) -> tuple[Task, Population, Algorithm]:
             f"algorithm.name: {config.algorithm} fits the readout by least squares, "
             f"which task {config.task} does not support"
         )
+    if algorithm_cls.fits_readout and population.n_recurrent == population.n_params:
+        raise cfg.ConfigError(
+            f"algorithm.name: {config.algorithm} fits a linear readout; this cell has none "
+            "(its outputs are units)"
+        )
     n_evolved = population.n_recurrent if algorithm_cls.fits_readout else population.n_params
     try:
         scales = cell.initial_scales(population.layout)
