@@ -214,7 +214,8 @@ class KernelSpec:
     presence, x and h modes (indices into X_MODES / H_MODES), row-block index into
     ``weight_ih`` and ``weight_hh``, peephole index, index among FGR gates (-1 where absent).
     ``layers``: (L, L_NFIELDS) offsets per layer (-1: absent). ``readout``: (offset of
-    readout_weight, offset of readout_bias), -1 for output units. ``n_slots`` is 4 (i f g o) or 3 (r z n).
+    readout_weight, offset of readout_bias), -1 for output units. ``n_slots`` is 4 (i f g o)
+    or 3 (r z n).
     """
 
     flags: np.ndarray
