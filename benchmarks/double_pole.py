@@ -1,12 +1,13 @@
 """Double pole balancing without velocities: evaluations to solve, next to published figures.
 
-    python benchmarks/double_pole.py [--seeds 20] [--configs searches/double_pole.toml ...]
+    python benchmarks/double_pole.py [--seeds 20] [--first-seed 1] [--configs CONFIG ...]
 
 Runs each search config (default: the best setting, the CMA-ES and the CoSyNE configs in
-searches/) for seeds 1..N through `evolstm.search`, which stops a run when the task's criterion
-holds (100,000 steps from the start, then >= 200 of the 625 generalisation starts), and prints
-per config the mean and median evaluations of the solved runs, the share solved, the mean
-generalisation count of the final best cells and the evaluations of every run.
+searches/) for seeds first..first + N - 1 (default 1..20) through `evolstm.search`, which
+stops a run when the task's criterion holds (100,000 steps from the start, then >= 200 of the
+625 generalisation starts), and prints per config the mean and median evaluations of the
+solved runs, the share solved, the mean generalisation count of the final best cells and the
+evaluations of every run.
 """
 
 from __future__ import annotations
@@ -73,7 +74,8 @@ def report(name: str, summaries: list[dict]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--seeds", type=int, default=20, help="how many seeds")
+    parser.add_argument("--first-seed", type=int, default=1)
     parser.add_argument("--configs", type=Path, nargs="+", default=DEFAULT_CONFIGS)
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--verbose", action="store_true", help="one line per run")
@@ -81,7 +83,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         for config in args.configs:
             summaries = []
-            for seed in range(1, args.seeds + 1):
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
                 summary = run(config, seed, Path(scratch), args.jobs)
                 summaries.append(summary)
                 if args.verbose:

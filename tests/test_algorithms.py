@@ -21,6 +21,7 @@ from evolstm.options import build
 # Every registered algorithm with its defaults, plus configured variants worth pinning.
 SETUPS = [(name, {}) for name in ALGORITHMS.names()] + [
     ("evolino", {"evolver": "cmaes"}),
+    ("cmaes", {"stagnation": 3, "restarts": 2}),
     ("evolino", {"evolver": "cmaes", "cma_sep": True, "cma_restarts": 2}),
     ("esp", {"recombination": "mutation", "noise": "normal", "stagnation": 1}),
     ("cosyne", {"permutation": "all", "noise": "normal"}),
@@ -312,6 +313,18 @@ def test_evolino_cma_restarts_double_the_population_once_cma_es_stops():
         algorithm.tell(genomes, sphere(genomes))
     assert sizes[0] == 6 and sizes[-1] == 12 and sorted(set(sizes)) == [6, 12]
     assert algorithm.describe()["restarts_used"] == 1
+
+
+def test_cmaes_restarts_after_stagnant_generations_and_stops_when_out_of_restarts():
+    algorithm = make("cmaes", {"population": 6, "stagnation": 5, "restarts": 1}, 4, seed=0)
+    sizes, rng = [], np.random.default_rng(0)
+    while algorithm.stop() is None and len(sizes) < 100:
+        genomes = algorithm.ask()
+        sizes.append(len(genomes))  # every generation worse than the one before it
+        algorithm.tell(genomes, len(sizes) + rng.uniform(0.0, 0.5, len(genomes)))
+    # generation 1 sets the best, 5 more stall it: the restart asks 12 genomes from the 7th on
+    assert sizes == [6] * 6 + [12] * 6
+    assert algorithm.stop() == "stagnation=5"
 
 
 def test_evolino_options_validate_and_default_to_evolinos_esp():

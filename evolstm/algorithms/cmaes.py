@@ -21,7 +21,9 @@ from evolstm.algorithms.base import Algorithm
 class CMAESOptions:
     """population: lambda (0: pycma's default 4 + 3 ln n); sigma0: initial step size;
     sep: diagonal covariance (sep-CMA, linear cost in n); restarts: IPOP restarts, each
-    doubling the population; tolfun, tolx: pycma's termination tolerances."""
+    doubling the population; tolfun, tolx: pycma's termination tolerances; stagnation:
+    also restart when the best fitness of the current start has not improved for this many
+    generations (0: off; pycma's own `tolstagnation` waits hundreds of generations)."""
 
     population: int = 0
     sigma0: float = 0.5
@@ -29,6 +31,7 @@ class CMAESOptions:
     restarts: int = 0
     tolfun: float = 1e-11
     tolx: float = 1e-11
+    stagnation: int = 0
 
     def validate(self) -> None:
         if self.population < 0 or self.population == 1:
@@ -37,6 +40,8 @@ class CMAESOptions:
             raise ValueError("sigma0: must be > 0")
         if self.restarts < 0:
             raise ValueError("restarts: must be >= 0")
+        if self.stagnation < 0:
+            raise ValueError("stagnation: must be >= 0 (0: off)")
 
 
 class CMAES(Algorithm):
@@ -58,6 +63,7 @@ class CMAES(Algorithm):
     def _start(self) -> None:
         import cma  # noqa: PLC0415 - heavy, see the module docstring
 
+        self._start_best, self._stalled = np.inf, 0
         seed = int(self._rng.integers(1, 2**31 - 1))
         self._np_state = np.random.RandomState(seed).get_state()
         opts: dict[str, Any] = {
@@ -86,7 +92,7 @@ class CMAES(Algorithm):
     def ask(self) -> np.ndarray:
         """The population to evaluate next; asking again before `tell` returns the same one."""
         if self._asked is None:
-            if self._es.stop() and self._restart < self.options.restarts:
+            if self._stop_reasons() and self._restart < self.options.restarts:
                 self._restart += 1
                 self._popsize *= 2
                 self._start()
@@ -96,13 +102,24 @@ class CMAES(Algorithm):
     def tell(self, genomes: np.ndarray, fitness: np.ndarray) -> dict[str, float]:
         self._asked = None
         self._pycma(self._es.tell, list(genomes), [float(f) for f in fitness])
+        best = float(np.min(fitness))
+        if best < self._start_best:
+            self._start_best, self._stalled = best, 0
+        else:
+            self._stalled += 1
         return {"sigma": float(self._es.sigma), "restart": float(self._restart)}
 
     def stop(self) -> str | None:
         if self._restart < self.options.restarts:
             return None
-        reasons = self._es.stop()
-        return ", ".join(f"{key}={value}" for key, value in reasons.items()) or None
+        return ", ".join(f"{key}={value}" for key, value in self._stop_reasons().items()) or None
+
+    def _stop_reasons(self) -> dict[str, Any]:
+        """pycma's termination reasons, plus ``stagnation`` when it applies."""
+        reasons = dict(self._es.stop())
+        if self.options.stagnation and self._stalled >= self.options.stagnation:
+            reasons["stagnation"] = self._stalled
+        return reasons
 
     def describe(self) -> dict[str, Any]:
         return {"sigma": float(self._es.sigma), "restarts_used": self._restart}
