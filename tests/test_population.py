@@ -77,8 +77,10 @@ def test_generate_feeds_back_outputs_from_the_last_primed_step(rng):
     assert np.allclose(cell.predict(teacher_forced)[0, len(x) :], generated, rtol=0, atol=1e-12)
 
 
-def test_step_by_step_equals_predict(rng):
-    cell = evolstm.Cell(POP, rng.normal(0.0, 0.4, POP.n_params))
+@pytest.mark.parametrize("variant", ["lstm", "fully_recurrent"])  # the latter: outputs in state
+def test_step_by_step_equals_predict(variant, rng):
+    population = evolstm.Population(variant, n_in=2, n_hidden=3, n_out=2)
+    cell = evolstm.Cell(population, rng.normal(0.0, 0.4, population.n_params))
     x = rng.normal(size=(3, 12, 2))
 
     state, steps = None, []

@@ -170,7 +170,7 @@ class Reber(SymbolSetTask):
         extra = self.options.branch_weight - 1
         if ridge is None or extra == 0:
             return super().fitness(population, genomes, ridge)
-        hidden = population.states(genomes, self.x).astype(np.float64)
+        hidden = np.asarray(population.states(genomes, self.x), dtype=np.float64)
         repeated = np.repeat(hidden[:, self.branch_step[0], self.branch_step[1], None], extra, 2)
         targets = np.repeat(self.targets[self.branch_step][:, None], extra, 1)
         fitted = fit_readout(

@@ -69,7 +69,7 @@ def fitted_outputs(
     """
     if ridge is None:
         return population.predict(genomes, x), np.asarray(genomes)
-    hidden = population.states(genomes, x).astype(np.float64)
+    hidden = np.asarray(population.states(genomes, x), dtype=np.float64)  # no copy in float64
     return apply_readout(population, genomes, hidden, *fit_readout(hidden, targets, mask, ridge))
 
 
