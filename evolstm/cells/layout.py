@@ -16,8 +16,8 @@ name                  shape                      rows
 
 then ``readout_weight`` (O, H) and ``readout_bias`` (O,). I_0 = n_in, I_k = H above. A
 topology with ``bias = false`` has no ``bias_*`` blocks; one with ``readout = "units"`` has
-no readout blocks. For the
-``lstm`` and ``gru`` variants this is exactly ``torch.nn.LSTM`` / ``nn.GRU``'s state_dict.
+no readout blocks. For the ``lstm``, ``gru`` and ``elman`` variants this is exactly
+``torch.nn.LSTM`` / ``nn.GRU`` / ``nn.RNN``'s state_dict.
 
 `KernelSpec` turns the layout and topology into the small integer tables the Numba kernels
 read (offsets and per-unit modes), so that one compiled kernel runs every topology.
