@@ -80,8 +80,12 @@ def _affine(w, off_w, off_b, n_rows, row0, src, n_src, squash, out, base, n_hidd
     W^T is (n_src, n_rows) at off_w; b at off_b, or no bias when off_b < 0; f is tanh when
     `squash`, identity otherwise.
     """
-    for k in range(n_hidden):
-        out[base + k] = w[off_b + row0 + k] if off_b >= 0 else 0.0
+    if off_b >= 0:
+        for k in range(n_hidden):
+            out[base + k] = w[off_b + row0 + k]
+    else:
+        for k in range(n_hidden):
+            out[base + k] = 0.0
     for j in range(n_src):
         v = math.tanh(src[j]) if squash else src[j]
         start = off_w + j * n_rows + row0
