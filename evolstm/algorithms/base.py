@@ -85,3 +85,26 @@ def normal_genomes(
 def typical_scale(init_scale: float | np.ndarray) -> float:
     """One step size for an initial spread given per weight: the median weight's scale."""
     return float(np.median(init_scale))
+
+
+class Progress:
+    """The best fitness seen, the genome that scored it, and the generations since it last
+    improved; `stagnating` once that count reaches `patience` (0: never)."""
+
+    def __init__(self, patience: int, genome: np.ndarray | None = None) -> None:
+        self.patience = patience
+        self.fitness = np.inf
+        self.genome = genome
+        self.stale = 0
+
+    def update(self, genomes: np.ndarray, fitness: np.ndarray) -> None:
+        """Record a generation: genomes (P, n), fitness (P,) minimised."""
+        best = int(np.argmin(fitness))
+        if fitness[best] < self.fitness:
+            self.fitness, self.genome, self.stale = float(fitness[best]), genomes[best].copy(), 0
+        else:
+            self.stale += 1
+
+    @property
+    def stagnating(self) -> bool:
+        return bool(self.patience) and self.stale >= self.patience

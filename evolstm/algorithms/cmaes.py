@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from evolstm.algorithms.base import Algorithm
+from evolstm.algorithms.base import Algorithm, Progress
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,7 +63,7 @@ class CMAES(Algorithm):
     def _start(self) -> None:
         import cma  # noqa: PLC0415 - heavy, see the module docstring
 
-        self._start_best, self._stalled = np.inf, 0
+        self._progress = Progress(self.options.stagnation)  # of this start
         seed = int(self._rng.integers(1, 2**31 - 1))
         self._np_state = np.random.RandomState(seed).get_state()
         opts: dict[str, Any] = {
@@ -102,11 +102,7 @@ class CMAES(Algorithm):
     def tell(self, genomes: np.ndarray, fitness: np.ndarray) -> dict[str, float]:
         self._asked = None
         self._pycma(self._es.tell, list(genomes), [float(f) for f in fitness])
-        best = float(np.min(fitness))
-        if best < self._start_best:
-            self._start_best, self._stalled = best, 0
-        else:
-            self._stalled += 1
+        self._progress.update(genomes, fitness)
         return {"sigma": float(self._es.sigma), "restart": float(self._restart)}
 
     def stop(self) -> str | None:
@@ -117,8 +113,8 @@ class CMAES(Algorithm):
     def _stop_reasons(self) -> dict[str, Any]:
         """pycma's termination reasons, plus ``stagnation`` when it applies."""
         reasons = dict(self._es.stop())
-        if self.options.stagnation and self._stalled >= self.options.stagnation:
-            reasons["stagnation"] = self._stalled
+        if self._progress.stagnating:
+            reasons["stagnation"] = self._progress.stale
         return reasons
 
     def describe(self) -> dict[str, Any]:

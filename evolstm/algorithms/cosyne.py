@@ -45,7 +45,7 @@ from typing import Literal
 
 import numpy as np
 
-from evolstm.algorithms.base import Algorithm, normal_genomes
+from evolstm.algorithms.base import Algorithm, Progress, normal_genomes
 from evolstm.algorithms.esp import Noise, one_point_crossover, perturb
 
 
@@ -93,8 +93,7 @@ class CoSyNE(Algorithm):
         self._parents = max(1, round(options.elite_fraction * options.population))
         size = self._survivors + self._offspring
         self._networks = normal_genomes(self._rng, size, n_params, init_scale)
-        self._best: tuple[float, np.ndarray] = (np.inf, self._networks[0])
-        self._stale = 0
+        self._progress = Progress(options.stagnation, self._networks[0].copy())
         self._bursts = 0
 
     def ask(self) -> np.ndarray:
@@ -109,11 +108,8 @@ class CoSyNE(Algorithm):
             )
         order = np.argsort(fitness, kind="stable")[: self._survivors]
         survivors, fitness = self._networks[order], fitness[order]
-        if fitness[0] < self._best[0]:
-            self._best, self._stale = (float(fitness[0]), survivors[0].copy()), 0
-        else:
-            self._stale += 1
-        if opts.stagnation and self._stale >= opts.stagnation:
+        self._progress.update(survivors, fitness)
+        if self._progress.stagnating:
             self._burst()
             return self._columns(0.0)
         children = self._breed(survivors)
@@ -146,10 +142,10 @@ class CoSyNE(Algorithm):
     def _burst(self) -> None:
         """Every row: the best network so far plus Cauchy noise of scale `burst_scale`."""
         shape = self._networks.shape
-        self._networks = self._best[1] + self.options.burst_scale * self._rng.standard_cauchy(
-            shape
+        self._networks = self._progress.genome + self.options.burst_scale * (
+            self._rng.standard_cauchy(shape)
         )
-        self._stale = 0
+        self._progress.stale = 0
         self._bursts += 1
 
     def _marks(self, fitness: np.ndarray) -> np.ndarray:

@@ -36,7 +36,7 @@ from typing import Literal
 
 import numpy as np
 
-from evolstm.algorithms.base import Algorithm, normal_genomes
+from evolstm.algorithms.base import Algorithm, Progress, normal_genomes
 from evolstm.cells.layout import Block, Layout
 
 Noise = Literal["cauchy", "normal"]
@@ -140,9 +140,7 @@ class ESP(Algorithm):
         self._neurons: list[np.ndarray] = []  # per group: (subpopulation_size, len(group))
         self._choice = np.empty((0, 0), dtype=np.int64)  # (P, groups) neuron of each network
         self._genomes = np.empty((0, n_params))
-        self._best_fitness = np.inf
-        self._best_genome: np.ndarray | None = None
-        self._stale = 0
+        self._progress = Progress(options.stagnation)
         self._bursts = 0
 
     def bind(self, layout: Layout) -> None:
@@ -170,21 +168,14 @@ class ESP(Algorithm):
             raise ValueError(
                 f"fitness: expected shape ({len(self._genomes)},), got {fitness.shape}"
             )
-        best = int(np.argmin(fitness))
-        if fitness[best] < self._best_fitness:
-            self._best_fitness = float(fitness[best])
-            self._best_genome = self._genomes[best].copy()
-            self._stale = 0
-        else:
-            self._stale += 1
+        self._progress.update(self._genomes, fitness)
         size = self.options.subpopulation_size
         neuron_fitness = [
             np.bincount(choice, weights=fitness, minlength=size)
             / np.bincount(choice, minlength=size)
             for choice in self._choice.T
         ]
-        stagnating = self.options.stagnation and self._stale >= self.options.stagnation
-        if stagnating and self._best_genome is not None:
+        if self._progress.stagnating and self._progress.genome is not None:
             self._burst()
         else:
             self._neurons = [
@@ -193,8 +184,8 @@ class ESP(Algorithm):
             ]
         self._assemble()
         return {
-            "best_so_far": self._best_fitness,
-            "generations_without_improvement": float(self._stale),
+            "best_so_far": self._progress.fitness,
+            "generations_without_improvement": float(self._progress.stale),
             "bursts": float(self._bursts),
         }
 
@@ -251,14 +242,15 @@ class ESP(Algorithm):
 
     def _burst(self) -> None:
         """Rebuild every subpopulation as noisy copies of the best network's neuron."""
-        assert self._groups is not None and self._best_genome is not None
+        best = self._progress.genome
+        assert self._groups is not None and best is not None
         size = self.options.subpopulation_size
         neurons = []
         for group in self._groups:
-            centre = np.broadcast_to(self._best_genome[group], (size, len(group)))
+            centre = np.broadcast_to(best[group], (size, len(group)))
             noisy = perturb(self._rng, centre, 1.0, self.options.burst_scale, self.options.noise)
-            noisy[0] = self._best_genome[group]
+            noisy[0] = best[group]
             neurons.append(noisy)
         self._neurons = neurons
-        self._stale = 0
+        self._progress.stale = 0
         self._bursts += 1
