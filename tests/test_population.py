@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import evolstm
+from evolstm.cells.population import CHUNKS_PER_THREAD, block_chunks
 from evolstm.errors import EvolstmError
 
 POP = evolstm.Population("peephole", n_in=2, n_hidden=6, n_out=2, layers=2)
@@ -37,6 +38,15 @@ def test_outputs_do_not_depend_on_population_jobs_or_chunk(variant, n_hidden, rn
         for p, output in enumerate(alone):
             assert np.array_equal(together[p], output)
             assert np.array_equal(reversed_order[p], output)
+
+
+@given(n_items=st.integers(1, 300), block=st.sampled_from([1, 32]),
+       n_threads=st.integers(2, 8))
+def test_thread_chunks_cover_the_population_in_whole_blocks(n_items, block, n_threads):
+    chunks = block_chunks(n_items, block, n_threads)
+    assert [i for part in chunks for i in range(n_items)[part]] == list(range(n_items))
+    assert all(part.start % block == 0 for part in chunks)
+    assert len(chunks) <= CHUNKS_PER_THREAD * n_threads
 
 
 def test_float32_population_computes_in_float32(rng):

@@ -169,8 +169,8 @@ class Population:
         if n_threads <= 1:
             work(slice(0, n_pop))
         else:
-            with ThreadPoolExecutor(n_threads) as pool:
-                list(pool.map(work, chunk_slices(n_pop, n_threads)))
+            block = fast.lanes if fast is not None else 1
+            list(_pool(n_threads).map(work, block_chunks(n_pop, block, n_threads)))
         return Simulation(outputs, hidden if keep_hidden else None, state)
 
     def _genomes(self, genomes: np.ndarray) -> np.ndarray:
@@ -196,6 +196,36 @@ def chunk_slices(n_items: int, n_chunks: int) -> list[slice]:
     """Split range(n_items) into at most `n_chunks` contiguous, nearly equal, non-empty slices."""
     bounds = np.linspace(0, n_items, min(n_chunks, n_items) + 1).astype(int)
     return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+
+
+CHUNKS_PER_THREAD = 4  # threads take chunks as they finish: a slower core does fewer
+
+
+def block_chunks(n_items: int, block: int, n_threads: int) -> list[slice]:
+    """Contiguous slices of range(n_items) for `n_threads` threads to share.
+
+    Up to CHUNKS_PER_THREAD per thread, so that threads running at unequal speeds (a shared
+    host) finish together; every boundary but the last is a multiple of `block` (a lane
+    block of the fast kernels), so no block is split. Results do not depend on the slices.
+    """
+    n_blocks = -(-n_items // block)
+    return [
+        slice(part.start * block, min(part.stop * block, n_items))
+        for part in chunk_slices(n_blocks, CHUNKS_PER_THREAD * n_threads)
+    ]
+
+
+_POOLS: dict[tuple[int, int], ThreadPoolExecutor] = {}
+
+
+def _pool(n_threads: int) -> ThreadPoolExecutor:
+    """A pool of `n_threads` threads kept for the process (starting threads costs ~0.3 ms a
+    call). Keyed by process id too: a forked child has none of its parent's threads."""
+    key = (os.getpid(), n_threads)
+    pool = _POOLS.get(key)
+    if pool is None:
+        pool = _POOLS[key] = ThreadPoolExecutor(n_threads, thread_name_prefix="evolstm-sim")
+    return pool
 
 
 def _thread_count(jobs: int) -> int:
