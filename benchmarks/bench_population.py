@@ -216,16 +216,18 @@ def bench_point(point, dtype, keep, repeat, rng):
     x = rng.normal(size=(n_batch, n_steps, 1)).astype(dtype)
     subsets = {name: genomes[: max(2 * THREADS, n_pop // sub)] for name, (_, sub) in
                IMPLS.items()}
-    first, times, results = {}, {name: [] for name in IMPLS}, {}
+    first, results = {}, {}
+    times, cpu = {name: [] for name in IMPLS}, {name: [] for name in IMPLS}  # wall, CPU s
     for name, (fn, _) in IMPLS.items():  # warm-up: compile (or load from the cache)
         start = time.perf_counter()  # the full input: JAX compiles again for a new length
         fn(pop, subsets[name], x, keep)
         first[name] = time.perf_counter() - start
     for _ in range(repeat):  # interleaved
         for name, (fn, _) in IMPLS.items():
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             results[name] = fn(pop, subsets[name], x, keep)
             times[name].append(time.perf_counter() - start)
+            cpu[name].append(time.process_time() - start_cpu)
     reference = results["evolstm fast"][0]
     rows = []
     for name in IMPLS:
@@ -233,7 +235,8 @@ def bench_point(point, dtype, keep, repeat, rng):
         rate = n_sub * n_batch * n_steps / float(np.median(times[name])) / 1e6
         error = float(np.max(np.abs(results[name][0][:, :, :CHECK_STEPS]
                                     - reference[:n_sub, :, :CHECK_STEPS])))
-        rows.append((name, rate, first[name], error, n_sub))
+        cores = float(np.median(np.array(cpu[name]) / np.array(times[name])))
+        rows.append((name, rate, first[name], error, n_sub, cores))
     return rows
 
 
@@ -249,25 +252,31 @@ def numba_startup() -> float:
     return time.perf_counter() - start
 
 
-def print_targets(table: dict, first_fast: float, startup: float) -> None:
-    """The issue's targets from `table` {(dtype, point, mode, impl): rate}."""
+def print_targets(table: dict, cores: dict, first_fast: float, startup: float) -> None:
+    """The issue's targets from `table` {(dtype, point, mode, impl): rate} and `cores` (same
+    keys: CPU seconds per second of the timed runs)."""
     print("\n## Targets (ratios of this run)")
-    print("| dtype | P,H,T,B | fast / JAX (y) | fast / JAX (+h) | +h / y (fast) | f32 / f64 (y) |")
-    print("| --- | --- | ---: | ---: | ---: | ---: |")
+    print("| dtype | P,H,T,B | fast / JAX (y) | fast / JAX (+h) | +h / y (fast) | f32 / f64 (y) "
+          "| per core: fast / JAX (y) |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
     for dtype, point in sorted({(d, p) for d, p, _, _ in table}):
         def rate(mode, impl, dtype=dtype, point=point):
             return table.get((dtype, point, mode, impl), float("nan"))
+        def per_core(value, impl, dtype=dtype, point=point):
+            return value / cores.get((dtype, point, "y", impl), float("nan"))
         fast, jaxy = rate("y", "evolstm fast"), rate("y", "jax vmap scan")
         other = "float32" if dtype == "float64" else "float64"
         f32_f64 = (fast / table.get((other, point, "y", "evolstm fast"), float("nan"))
                    if dtype == "float32" else float("nan"))
         print(f"| {dtype} | {','.join(map(str, point))} | {fast / jaxy:.2f} "
               f"| {rate('+h', 'evolstm fast') / rate('+h', 'jax vmap scan'):.2f} "
-              f"| {rate('+h', 'evolstm fast') / fast:.2f} | {f32_f64:.2f} |")
+              f"| {rate('+h', 'evolstm fast') / fast:.2f} | {f32_f64:.2f} "
+              f"| {per_core(fast, 'evolstm fast') / per_core(jaxy, 'jax vmap scan'):.2f} |")
     print(f"targets: fast / JAX >= 3 (>= 5 at H=4); +h / y >= 0.85; f32 / f64 in 1.5-2. "
           f"First call of the fast kernels (cache load and one run of the first point): "
           f"{first_fast:.2f} s (target <= 0.5 s), after "
-          f"Numba's process start-up of {startup:.2f} s (a trivial cached function).")
+          f"Numba's process start-up of {startup:.2f} s (a trivial cached function). "
+          f"Per core: each rate over the cores its timed runs kept busy (CPU time / wall).")
 
 
 def flops_per_step(n_hidden: int) -> int:
@@ -285,7 +294,7 @@ def main() -> None:
     repeat = 1 if args.quick else args.repeat
     rng = np.random.default_rng(0)
     startup = numba_startup()
-    table, first_fast = {}, None
+    table, cores, first_fast = {}, {}, None
     print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}  "
           f"numpy {np.__version__}  torch {torch.__version__}  jax {jax.__version__}  "
           f"threads {THREADS}  repeat {repeat}  numba start-up {startup:.2f} s")
@@ -293,8 +302,8 @@ def main() -> None:
         peak = gemm_peak(dtype)
         print(f"\n## {dtype}: numpy matmul peak {peak:.0f} GFLOP/s")
         print("| P,H,T,B | mode | impl | M steps/s | % peak | fast / impl | first call s "
-              "| max |Δy| (100 steps) | genomes |")
-        print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+              "| max |Δy| (100 steps) | genomes | cores |")
+        print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for point in GRID:
             if args.quick:
                 point = (point[0], point[1], max(point[2] // 5, CHECK_STEPS), point[3])
@@ -303,13 +312,14 @@ def main() -> None:
                 fast_rate = rows[0][1]
                 if first_fast is None:  # the process's first call: the cache load
                     first_fast = rows[0][2]
-                for name, rate, first, error, n_sub in rows:
+                for name, rate, first, error, n_sub, busy in rows:
                     table[dtype, point, "+h" if keep else "y", name] = rate
+                    cores[dtype, point, "+h" if keep else "y", name] = busy
                     share = 100 * rate * 1e6 * flops_per_step(point[1]) / (peak * 1e9)
                     print(f"| {','.join(map(str, point))} | {'+h' if keep else 'y'} | {name} "
                           f"| {rate:.3g} | {share:.1f} | {fast_rate / rate:.2f} | {first:.2f} "
-                          f"| {error:.1e} | {n_sub} |", flush=True)
-    print_targets(table, first_fast, startup)
+                          f"| {error:.1e} | {n_sub} | {busy:.2f} |", flush=True)
+    print_targets(table, cores, first_fast, startup)
 
 
 if __name__ == "__main__":
