@@ -259,20 +259,23 @@ def _table(wb, offset, lanes, table):
 
 @numba.njit(**JIT)
 def _write_out(y_buf, h_buf, n_buffered, t0, p0, n_real, lanes, y, hidden):
-    """Copy the buffered steps t0 … t0 + n_buffered - 1 of a block to y and hidden.
+    """Copy the buffered steps t0 … t0 + n_buffered - 1 of a lane block to y and hidden.
 
-    Genome by genome, so that each genome's rows are written as one contiguous run (the
-    rows of neighbouring genomes lie T·O or T·H items apart: written step by step, the
-    lanes' stores would fall into the same cache sets).
+    y_buf: (steps, B, O·V); h_buf: (steps, B·H·V + pad), sequence b's lanes at b·H·V. Genome
+    by genome, so that each genome's rows are written as one contiguous run (the rows of
+    neighbouring genomes lie T·O or T·H items apart: written step by step, the lanes' stores
+    would fall into the same cache sets).
     """
-    n_hidden = h_buf.shape[2] // lanes
+    n_batch = y_buf.shape[1]
+    n_hidden = hidden.shape[3] if hidden.shape[0] > 0 else 0
+    hv = n_hidden * lanes
     for v in range(n_real):
-        for b in range(y_buf.shape[1]):
+        for b in range(n_batch):
             for u in range(n_buffered):
                 for o in range(y.shape[3]):
                     y[p0 + v, b, t0 + u, o] = y_buf[u, b, o * lanes + v]
                 for k in range(n_hidden):
-                    hidden[p0 + v, b, t0 + u, k] = h_buf[u, b, k * lanes + v]
+                    hidden[p0 + v, b, t0 + u, k] = h_buf[u, b * hv + k * lanes + v]
 
 
 @numba.njit(**JIT)
@@ -317,7 +320,9 @@ def simulate(w, lanes, flags, units, layers, readout, x, n_generate, state, y, h
     inp = np.zeros((1, n_batch, n_in * lanes), dtype)
     out = np.zeros((n_batch, n_out * lanes), dtype)
     y_buf = np.zeros((STEPS_BUFFERED, n_batch, n_out * lanes), dtype)
-    h_buf = np.zeros((STEPS_BUFFERED, n_batch, hv if keep else 0), dtype)
+    # One cache line more than the step's hidden states: consecutive steps of h_buf then
+    # fall into different cache sets (at B·H·V·itemsize a multiple of 4 KiB they would not).
+    h_buf = np.zeros((STEPS_BUFFERED, n_batch * hv + 64 // w.itemsize if keep else 0), dtype)
     for block in range(w.shape[0]):
         wb = w[block]
         p0 = block * lanes
@@ -373,12 +378,21 @@ def simulate(w, lanes, flags, units, layers, readout, x, n_generate, state, y, h
                               lanes, one)
             _start(out, b_out, 0)
             _matvec(w_out, 0, h, n_layers - 1, H, out, lanes)
+            if lanes == 1:  # one genome: its rows run along t, write them in place
+                for b in range(n_batch):
+                    for o in range(n_out):
+                        y[p0, b, t, o] = out[b, o]
+                    if keep:
+                        for k in range(H):
+                            hidden[p0, b, t, k] = h[n_layers - 1, b, k]
+                continue
             u = t % STEPS_BUFFERED
             for b in range(n_batch):
                 for q in range(n_out * lanes):
                     y_buf[u, b, q] = out[b, q]
-                for q in range(h_buf.shape[2]):
-                    h_buf[u, b, q] = h[n_layers - 1, b, q]
+                if keep:
+                    for q in range(hv):
+                        h_buf[u, b * hv + q] = h[n_layers - 1, b, q]
             if u == STEPS_BUFFERED - 1 or t == n_steps + n_generate - 1:
                 _write_out(y_buf, h_buf, u + 1, t - u, p0, n_real, lanes, y, hidden)
         for layer in range(n_layers):
