@@ -319,10 +319,12 @@ def simulate(w, lanes, flags, units, layers, readout, x, n_generate, state, y, h
     r_h = np.zeros((1, n_batch, hv), dtype)
     inp = np.zeros((1, n_batch, n_in * lanes), dtype)
     out = np.zeros((n_batch, n_out * lanes), dtype)
-    y_buf = np.zeros((STEPS_BUFFERED, n_batch, n_out * lanes), dtype)
-    # One cache line more than the step's hidden states: consecutive steps of h_buf then
+    # The step buffers of lane blocks (one-genome blocks write in place and leave them empty).
+    # h_buf has one cache line more than a step's hidden states, so that consecutive steps
     # fall into different cache sets (at B·H·V·itemsize a multiple of 4 KiB they would not).
-    h_buf = np.zeros((STEPS_BUFFERED, n_batch * hv + 64 // w.itemsize if keep else 0), dtype)
+    n_buffered = STEPS_BUFFERED if lanes > 1 else 0
+    y_buf = np.zeros((n_buffered, n_batch, n_out * lanes), dtype)
+    h_buf = np.zeros((n_buffered, n_batch * hv + 64 // w.itemsize if keep else 0), dtype)
     for block in range(w.shape[0]):
         wb = w[block]
         p0 = block * lanes
