@@ -149,3 +149,32 @@ def test_interrupted_runs_keep_their_files(reference, tmp_path, monkeypatch):
         evolstm.search(config, out=tmp_path / "run")
     assert (tmp_path / "run" / "checkpoint" / "state.npz").exists()
     assert os.path.getsize(tmp_path / "run" / "best.npz") > 0
+
+
+def test_best_cell_is_written_at_checkpoints_the_stop_and_ctrl_c(tmp_path, monkeypatch):
+    """With checkpoints every hour, best.npz still holds the best of the generations run
+    when the search stops or is interrupted."""
+    config = write_config(tmp_path, generations=6)
+    config.write_text(config.read_text().replace("checkpoint_seconds = 0.0",
+                                                 "checkpoint_seconds = 3600.0"))
+    finished = evolstm.search(config, out=tmp_path / "finished").run_dir
+    best_of_history = min(float(row[2]) for row in history_without_time(finished)[1:])
+    assert evolstm.load(finished / "best.npz").info["fitness"] == best_of_history
+
+    from evolstm.runs import evaluator
+
+    calls = {"n": 0}
+    real = evaluator._score
+
+    def interrupt_on_fifth(*args):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(evaluator, "_score", interrupt_on_fifth)
+    with pytest.raises(evolstm.runs.Interrupted):
+        evolstm.search(config, out=tmp_path / "interrupted")
+    rows = history_without_time(finished)[1:5]  # the same seed: the 4 generations it ran
+    assert evolstm.load(tmp_path / "interrupted" / "best.npz").info["fitness"] == min(
+        float(row[2]) for row in rows)

@@ -147,6 +147,9 @@ class Search:
         stopped = self._stop_reason(state, limit)
         started = time.perf_counter() - state.elapsed_s
         last_checkpoint = time.perf_counter()
+        # best.npz is written with each checkpoint (and on Ctrl-C), not at every improvement:
+        # a fast search improves most generations, and a cell file costs ~5 ms.
+        unsaved_best = False
         self._say_compiling()
         progress = self._progress(state.generations, limit)
         try:
@@ -166,14 +169,14 @@ class Search:
                     if fitness[champion] < state.best_fitness:
                         state.best_fitness = float(fitness[champion])
                         state.best_genome = scored[champion].astype(np.float64)
-                        self._save_best(state.best_genome, state.best_fitness)
+                        unsaved_best = True
                     if task.has_criterion and not state.solved:
                         solver = self._first_solver(fitness, scored)
                         state.solved = solver is not None
                         if solver is not None:  # the run's cell, whatever its rank
                             state.best_fitness = float(fitness[solver])
                             state.best_genome = scored[solver].astype(np.float64)
-                            self._save_best(state.best_genome, state.best_fitness)
+                            unsaved_best = True
                     state.elapsed_s = time.perf_counter() - started
                     self.history.append(self._row(state, fitness, metrics))
                     stopped = self._stop_reason(state, limit)
@@ -183,11 +186,16 @@ class Search:
                         state.fitness = np.concatenate(fitness_log)
                         fitness_log = [state.fitness]
                         ckpt.save(self.run_dir / rundir.CHECKPOINT, state)
+                        if unsaved_best:
+                            self._save_best(state.best_genome, state.best_fitness)
+                            unsaved_best = False
                         last_checkpoint = time.perf_counter()
                     if progress is not None:
                         progress.update(1)
                         progress.set_postfix(best=f"{state.best_fitness:.4g}")
         except KeyboardInterrupt:
+            if unsaved_best:  # the cell is kept; the search resumes from the checkpoint
+                self._save_best(state.best_genome, state.best_fitness)
             raise Interrupted(self.run_dir) from None
         finally:
             if progress is not None:
