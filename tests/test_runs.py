@@ -153,7 +153,7 @@ def test_interrupted_runs_keep_their_files(reference, tmp_path, monkeypatch):
 
 def test_best_cell_is_written_at_checkpoints_the_stop_and_ctrl_c(tmp_path, monkeypatch):
     """With checkpoints every hour, best.npz still holds the best of the generations run
-    when the search stops or is interrupted."""
+    when the search stops or is interrupted, and Ctrl-C leaves a resumable run."""
     config = write_config(tmp_path, generations=6)
     config.write_text(config.read_text().replace("checkpoint_seconds = 0.0",
                                                  "checkpoint_seconds = 3600.0"))
@@ -178,3 +178,8 @@ def test_best_cell_is_written_at_checkpoints_the_stop_and_ctrl_c(tmp_path, monke
     rows = history_without_time(finished)[1:5]  # the same seed: the 4 generations it ran
     assert evolstm.load(tmp_path / "interrupted" / "best.npz").info["fitness"] == min(
         float(row[2]) for row in rows)
+    # Ctrl-C checkpointed those 4 generations: resuming gives the uninterrupted run.
+    monkeypatch.setattr(evaluator, "_score", real)
+    resumed = evolstm.resume(tmp_path / "interrupted").run_dir
+    assert history_without_time(resumed) == history_without_time(finished)
+    assert same_best(resumed, finished)

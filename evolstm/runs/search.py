@@ -147,7 +147,7 @@ class Search:
         stopped = self._stop_reason(state, limit)
         started = time.perf_counter() - state.elapsed_s
         last_checkpoint = time.perf_counter()
-        # best.npz is written with each checkpoint (and on Ctrl-C), not at every improvement:
+        # best.npz is written with each checkpoint and on Ctrl-C, not at every improvement:
         # a fast search improves most generations, and a cell file costs ~5 ms.
         unsaved_best = False
         self._say_compiling()
@@ -157,7 +157,12 @@ class Search:
                            config.parallel.jobs, config.parallel.scheduler) as evaluate:
                 while stopped is None:
                     asked = algorithm.ask()
-                    fitness, scored = evaluate(self._full(asked), ridge)
+                    try:
+                        fitness, scored = evaluate(self._full(asked), ridge)
+                    except KeyboardInterrupt:  # where a search spends its time: the state
+                        # holds whole generations here, so they are checkpointed
+                        self._checkpoint(state, fitness_log, unsaved_best)
+                        raise Interrupted(self.run_dir) from None
                     metrics = algorithm.tell(asked, fitness)
                     state.counts = np.append(state.counts, len(fitness))
                     state.fingerprints = np.append(
@@ -183,18 +188,14 @@ class Search:
                     if stopped or time.perf_counter() - last_checkpoint >= (
                         config.loop.checkpoint_seconds
                     ):
-                        state.fitness = np.concatenate(fitness_log)
-                        fitness_log = [state.fitness]
-                        ckpt.save(self.run_dir / rundir.CHECKPOINT, state)
-                        if unsaved_best:
-                            self._save_best(state.best_genome, state.best_fitness)
-                            unsaved_best = False
+                        self._checkpoint(state, fitness_log, unsaved_best)
+                        unsaved_best = False
                         last_checkpoint = time.perf_counter()
                     if progress is not None:
                         progress.update(1)
                         progress.set_postfix(best=f"{state.best_fitness:.4g}")
-        except KeyboardInterrupt:
-            if unsaved_best:  # the cell is kept; the search resumes from the checkpoint
+        except KeyboardInterrupt:  # elsewhere: the last checkpoint stands, the cell is kept
+            if unsaved_best:
                 self._save_best(state.best_genome, state.best_fitness)
             raise Interrupted(self.run_dir) from None
         finally:
@@ -205,6 +206,17 @@ class Search:
         summary = self._summary(state, stopped)
         rundir.write_summary(self.run_dir, summary)
         return Run(self.run_dir, summary)
+
+    def _checkpoint(
+        self, state: ckpt.Checkpoint, fitness_log: list[np.ndarray], best_changed: bool
+    ) -> None:
+        """Write the checkpoint of the generations in `state` (fitness_log: their fitness
+        arrays, merged here in place) and, if `best_changed`, best.npz."""
+        state.fitness = np.concatenate(fitness_log)
+        fitness_log[:] = [state.fitness]
+        ckpt.save(self.run_dir / rundir.CHECKPOINT, state)
+        if best_changed:
+            self._save_best(state.best_genome, state.best_fitness)
 
     def _first_solver(self, fitness: np.ndarray, scored: np.ndarray) -> int | None:
         """Index of the first of the task's candidates that meets its criterion, or None."""
