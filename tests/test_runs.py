@@ -130,21 +130,28 @@ def test_same_seed_same_run_and_other_seed_other_run(reference, tmp_path):
     assert history_without_time(other) != history_without_time(expected)
 
 
-def test_interrupted_runs_keep_their_files(reference, tmp_path, monkeypatch):
-    """A Ctrl-C inside the loop leaves a resumable run and raises `Interrupted`."""
-    config, _ = reference
+def interrupt_on_call(monkeypatch, n_call: int):
+    """Make the evaluator's n_call-th scoring raise KeyboardInterrupt (a Ctrl-C); returns
+    the real scoring function."""
     from evolstm.runs import evaluator
 
     calls = {"n": 0}
     real = evaluator._score
 
-    def interrupt_on_third(*args):
+    def interrupting(*args):
         calls["n"] += 1
-        if calls["n"] == 3:
+        if calls["n"] == n_call:
             raise KeyboardInterrupt
         return real(*args)
 
-    monkeypatch.setattr(evaluator, "_score", interrupt_on_third)
+    monkeypatch.setattr(evaluator, "_score", interrupting)
+    return real
+
+
+def test_interrupted_runs_keep_their_files(reference, tmp_path, monkeypatch):
+    """A Ctrl-C inside the loop leaves a resumable run and raises `Interrupted`."""
+    config, _ = reference
+    interrupt_on_call(monkeypatch, 3)
     with pytest.raises(evolstm.runs.Interrupted):
         evolstm.search(config, out=tmp_path / "run")
     assert (tmp_path / "run" / "checkpoint" / "state.npz").exists()
@@ -161,24 +168,15 @@ def test_best_cell_is_written_at_checkpoints_the_stop_and_ctrl_c(tmp_path, monke
     best_of_history = min(float(row[2]) for row in history_without_time(finished)[1:])
     assert evolstm.load(finished / "best.npz").info["fitness"] == best_of_history
 
-    from evolstm.runs import evaluator
-
-    calls = {"n": 0}
-    real = evaluator._score
-
-    def interrupt_on_fifth(*args):
-        calls["n"] += 1
-        if calls["n"] == 5:
-            raise KeyboardInterrupt
-        return real(*args)
-
-    monkeypatch.setattr(evaluator, "_score", interrupt_on_fifth)
+    real = interrupt_on_call(monkeypatch, 5)
     with pytest.raises(evolstm.runs.Interrupted):
         evolstm.search(config, out=tmp_path / "interrupted")
     rows = history_without_time(finished)[1:5]  # the same seed: the 4 generations it ran
     assert evolstm.load(tmp_path / "interrupted" / "best.npz").info["fitness"] == min(
         float(row[2]) for row in rows)
     # Ctrl-C checkpointed those 4 generations: resuming gives the uninterrupted run.
+    from evolstm.runs import evaluator
+
     monkeypatch.setattr(evaluator, "_score", real)
     resumed = evolstm.resume(tmp_path / "interrupted").run_dir
     assert history_without_time(resumed) == history_without_time(finished)
