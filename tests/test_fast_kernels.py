@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mpmath
 import numba
 import numpy as np
 import pytest
@@ -67,15 +68,13 @@ def test_fastmath_within_ulp_bound_of_extended_precision(name, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_expm1_coefficients_are_mpmaths_chebyshev_fit(dtype):
-    mpmath = pytest.importorskip("mpmath")
-    mpmath.mp.dps = 50
-
     def q(r):  # (e^r - 1 - r) / r², 1/2 at 0
         return mpmath.mpf(1) / 2 if r == 0 else (mpmath.expm1(r) - r) / r**2
 
-    half_range = mpmath.log(2) / 2 * mpmath.mpf("1.0001")
     stored = fastmath.EXPM1_Q[dtype]
-    fitted = mpmath.chebyfit(q, [-half_range, half_range], len(stored))[::-1]
+    with mpmath.workdps(50):
+        half_range = mpmath.log(2) / 2 * mpmath.mpf("1.0001")
+        fitted = mpmath.chebyfit(q, [-half_range, half_range], len(stored))[::-1]
     np.testing.assert_allclose(stored, [float(c) for c in fitted], rtol=1e-15)
 
 

@@ -130,9 +130,8 @@ def test_same_seed_same_run_and_other_seed_other_run(reference, tmp_path):
     assert history_without_time(other) != history_without_time(expected)
 
 
-def interrupt_on_call(monkeypatch, n_call: int):
-    """Make the evaluator's n_call-th scoring raise KeyboardInterrupt (a Ctrl-C); returns
-    the real scoring function."""
+def interrupt_on_call(monkeypatch, n_call: int) -> None:
+    """Make the evaluator's n_call-th scoring raise KeyboardInterrupt (a Ctrl-C)."""
     from evolstm.runs import evaluator
 
     calls = {"n": 0}
@@ -145,7 +144,6 @@ def interrupt_on_call(monkeypatch, n_call: int):
         return real(*args)
 
     monkeypatch.setattr(evaluator, "_score", interrupting)
-    return real
 
 
 def test_interrupted_runs_keep_their_files(reference, tmp_path, monkeypatch):
@@ -168,16 +166,14 @@ def test_best_cell_is_written_at_checkpoints_the_stop_and_ctrl_c(tmp_path, monke
     best_of_history = min(float(row[2]) for row in history_without_time(finished)[1:])
     assert evolstm.load(finished / "best.npz").info["fitness"] == best_of_history
 
-    real = interrupt_on_call(monkeypatch, 5)
+    interrupt_on_call(monkeypatch, 5)
     with pytest.raises(evolstm.runs.Interrupted):
         evolstm.search(config, out=tmp_path / "interrupted")
     rows = history_without_time(finished)[1:5]  # the same seed: the 4 generations it ran
     assert evolstm.load(tmp_path / "interrupted" / "best.npz").info["fitness"] == min(
         float(row[2]) for row in rows)
     # Ctrl-C checkpointed those 4 generations: resuming gives the uninterrupted run.
-    from evolstm.runs import evaluator
-
-    monkeypatch.setattr(evaluator, "_score", real)
+    monkeypatch.undo()
     resumed = evolstm.resume(tmp_path / "interrupted").run_dir
     assert history_without_time(resumed) == history_without_time(finished)
     assert same_best(resumed, finished)
