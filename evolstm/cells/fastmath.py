@@ -8,9 +8,9 @@ any loop that contains one does not vectorise. These are branch-free instead:
   e^r - 1 = r + r²·q(r) (degree 11 in float64, 6 in float32: a Chebyshev fit, `EXPM1_Q`,
   in Estrin's scheme: short dependency chains), times 2^n built by writing n into an
   exponent field (`_pow2`: float adds and integer ops of the float's own width, which
-  vectorise on AVX2; no float→int
-  conversion, no 64-bit arithmetic shift). 2^n is applied as two factors 2^n₁·2^(n-n₁),
-  n₁ ≈ n/2, so that results near overflow and in the subnormal range are rounded once.
+  vectorise on AVX2; no float→int conversion, no 64-bit arithmetic shift). 2^n is applied
+  as two factors 2^n₁·2^(n-n₁), n₁ ≈ n/2, so that results near overflow and in the
+  subnormal range are rounded once.
 * ``sigmoid(z)``: e = exp(-|z|) (one scale factor: e is normal or flushed to 0 below
   |z| = 708, 87 in float32); 1/(1+e) for z ≥ 0, e/(1+e) otherwise (no overflow, accurate
   in both tails; σ never returns a subnormal, which would be slow in the next step).
@@ -19,9 +19,9 @@ any loop that contains one does not vectorise. These are branch-free instead:
 
 Accuracy (tests/test_fast_kernels.py, 1.2 million arguments against x87 long double): exp
 ≤ 1.5 ulp, sigmoid ≤ 2.5 ulp, tanh ≤ 3 ulp of the correctly rounded value (measured: 1.05,
-2.3, 2.6). Saturation: exp(z) = inf above log(max float), 0 below log(min
-subnormal); sigmoid and tanh reach 0, ±1 exactly (σ flushes its subnormal range to 0); NaN
-propagates; tanh(-0) = -0.
+2.3, 2.6). Saturation: exp(z) = inf above log(max float), 0 below log(min subnormal);
+sigmoid and tanh reach 0, ±1 exactly (σ flushes its subnormal range to 0); NaN propagates;
+tanh(-0) = -0.
 
 Call them from Numba code only (they are ``overload``\\ s, typed by their argument). Compile
 the callers without LLVM's ``reassoc`` flag (``{"nsz", "contract"}`` is safe), or the ln2
