@@ -252,26 +252,26 @@ def numba_startup() -> float:
     return time.perf_counter() - start
 
 
-def print_targets(table: dict, cores: dict, first_fast: float, startup: float) -> None:
-    """The issue's targets from `table` {(dtype, point, mode, impl): rate} and `cores` (same
-    keys: CPU seconds per second of the timed runs)."""
+def print_targets(table: dict, first_fast: float, startup: float) -> None:
+    """The issue's targets from `table` {(dtype, point, mode, impl): (rate, cores)}, cores
+    being the CPU seconds per second of the timed runs."""
     print("\n## Targets (ratios of this run)")
     print("| dtype | P,H,T,B | fast / JAX (y) | fast / JAX (+h) | +h / y (fast) | f32 / f64 (y) "
           "| per core: fast / JAX (y) |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
     for dtype, point in sorted({(d, p) for d, p, _, _ in table}):
         def rate(mode, impl, dtype=dtype, point=point):
-            return table.get((dtype, point, mode, impl), float("nan"))
-        def per_core(value, impl, dtype=dtype, point=point):
-            return value / cores.get((dtype, point, "y", impl), float("nan"))
+            return table.get((dtype, point, mode, impl), (float("nan"),) * 2)[0]
+        def per_core(impl, dtype=dtype, point=point):  # outputs-only rate over its cores
+            value, busy = table.get((dtype, point, "y", impl), (float("nan"),) * 2)
+            return value / busy
         fast, jaxy = rate("y", "evolstm fast"), rate("y", "jax vmap scan")
-        other = "float32" if dtype == "float64" else "float64"
-        f32_f64 = (fast / table.get((other, point, "y", "evolstm fast"), float("nan"))
+        f32_f64 = (fast / rate("y", "evolstm fast", dtype="float64")
                    if dtype == "float32" else float("nan"))
         print(f"| {dtype} | {','.join(map(str, point))} | {fast / jaxy:.2f} "
               f"| {rate('+h', 'evolstm fast') / rate('+h', 'jax vmap scan'):.2f} "
               f"| {rate('+h', 'evolstm fast') / fast:.2f} | {f32_f64:.2f} "
-              f"| {per_core(fast, 'evolstm fast') / per_core(jaxy, 'jax vmap scan'):.2f} |")
+              f"| {per_core('evolstm fast') / per_core('jax vmap scan'):.2f} |")
     print(f"targets: fast / JAX >= 3 (>= 5 at H=4); +h / y >= 0.85; f32 / f64 in 1.5-2. "
           f"First call of the fast kernels (cache load and one run of the first point): "
           f"{first_fast:.2f} s (target <= 0.5 s), after "
@@ -294,7 +294,7 @@ def main() -> None:
     repeat = 1 if args.quick else args.repeat
     rng = np.random.default_rng(0)
     startup = numba_startup()
-    table, cores, first_fast = {}, {}, None
+    table, first_fast = {}, None
     print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}  "
           f"numpy {np.__version__}  torch {torch.__version__}  jax {jax.__version__}  "
           f"threads {THREADS}  repeat {repeat}  numba start-up {startup:.2f} s")
@@ -312,14 +312,14 @@ def main() -> None:
                 fast_rate = rows[0][1]
                 if first_fast is None:  # the process's first call: the cache load
                     first_fast = rows[0][2]
+                mode = "+h" if keep else "y"
                 for name, rate, first, error, n_sub, busy in rows:
-                    table[dtype, point, "+h" if keep else "y", name] = rate
-                    cores[dtype, point, "+h" if keep else "y", name] = busy
+                    table[dtype, point, mode, name] = (rate, busy)
                     share = 100 * rate * 1e6 * flops_per_step(point[1]) / (peak * 1e9)
-                    print(f"| {','.join(map(str, point))} | {'+h' if keep else 'y'} | {name} "
+                    print(f"| {','.join(map(str, point))} | {mode} | {name} "
                           f"| {rate:.3g} | {share:.1f} | {fast_rate / rate:.2f} | {first:.2f} "
                           f"| {error:.1e} | {n_sub} | {busy:.2f} |", flush=True)
-    print_targets(table, cores, first_fast, startup)
+    print_targets(table, first_fast, startup)
 
 
 if __name__ == "__main__":
