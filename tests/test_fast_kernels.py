@@ -106,6 +106,7 @@ CASES = [  # (cell, hidden, layers, batch, n_generate, keep_hidden)
     ({"family": "gru", "reset_after": False, "update_keeps_state": False}, 8, 2, 2, 4, True),
     ("elman", 4, 2, 2, 3, True),
     ({"bias": False}, 4, 2, 2, 0, True),
+    ({"bias": False}, 16, 2, 2, 3, True),  # the standard LSTM's own row loop, no biases
     ({"family": "gru", "bias": False}, 20, 1, 1, 2, False),
     ("fully_recurrent", 4, 2, 1, 3, True),  # reference fallback (outputs are units)
 ]
