@@ -309,7 +309,7 @@ class Search:
     def _say_compiling(self) -> None:
         if not self.quiet and not kernels.simulate.signatures:
             print("evolstm: loading the Numba kernels (the first use on a machine compiles "
-                  "them, ~20 s; cached afterwards)", file=sys.stderr)
+                  "them, ~35 s; cached afterwards)", file=sys.stderr)
 
 
 def _mean_std(values: np.ndarray) -> dict[str, float]:
