@@ -14,7 +14,9 @@ points of the topology space alike (`supports`). Differences from the reference 
   the other lanes: genome p's results depend on genome p alone, whatever P, the chunking or
   the thread count, bit for bit;
 * the B sequences of a block advance together, step by step, so the block's weights stay in
-  cache across the sequences of a batch.
+  cache across the sequences of a batch;
+* one-genome blocks of the standard LSTM run a step loop of their own (`_lstm_rows`), the
+  same helpers without the general loop's branches over variants.
 
 Work arrays for one block of V lanes: h and c (L, B, H·V); gate pre-activations (B, G·H·V)
 with G the number of units that carry weights, in genome row order.
