@@ -16,6 +16,10 @@ import evolstm
 from evolstm.runs.evaluate import open_cell, task_for
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
+# How far a free-running NRMSE at float64's round-off level (the linear MSO cells, ~1e-10)
+# moves when the kernels' summation order changes: mso5's test NRMSE went from 5.87e-10 to
+# 6.74e-10 when the fast kernels' products began summing four terms at a time (session 8).
+ROUND_OFF = 2e-10
 INPUTS = "Sabc"  # one-hot inputs
 OUTPUTS = "abcT"  # one-hot outputs
 
@@ -58,4 +62,4 @@ def test_eval_reproduces_every_shipped_summary(run):
     cell, run_dir = open_cell(RESULTS / run)
     summary = json.loads((run_dir / "summary.json").read_text())
     test = task_for(cell, run_dir).test(cell)
-    assert test == pytest.approx(summary["test"], rel=1e-9, abs=1e-12)
+    assert test == pytest.approx(summary["test"], rel=1e-9, abs=ROUND_OFF)

@@ -120,10 +120,11 @@ def _matvec(weights, layer, src, src_layer, n_src, out, lanes):
     """out[b, r·V + v] += Σ_{j < n_src} weights[layer, j, r·V + v] · src[src_layer, b, j·V + v].
 
     weights: (L, ≥ n_src, width) input-major tables; src: (·, B, ≥ n_src·V); out: (B, width);
-    V = lanes. The hot loops index whole arrays by range variables (views cost a reference
-    count each) and have a run-time trip count, which LLVM vectorises (a constant 32 would be
-    unrolled first, and the unrolled code is not vectorised for lack of alias information).
-    Each weight is loaded once for the B sequences of the batch (reuse across the batch).
+    V = lanes. Four source items at a time (`_add_four`), so that out is loaded and stored
+    once per four of them: item by item, the chain of stores and loads through out set the
+    product's speed (benchmarks/README.md, session 8). The hot loops index whole arrays by
+    range variables (views cost a reference count each) and have a run-time trip count,
+    which LLVM vectorises. Each weight is loaded once for the B sequences of the batch.
     """
     n_batch, width = out.shape[0], out.shape[1]
     if lanes == 1 and width < 4:  # a readout: too narrow to vectorise, sum in registers
@@ -133,19 +134,34 @@ def _matvec(weights, layer, src, src_layer, n_src, out, lanes):
                 for j in range(n_src):
                     total += weights[layer, j, q] * src[src_layer, b, j]
                 out[b, q] = total
-    elif lanes == 1:
-        for j in range(n_src):
+        return
+    if lanes == 1:
+        n_fours = n_src - n_src % 4
+        for j in range(0, n_fours, 4):
+            _add_four(weights, layer, src, src_layer, j, out)
+        for j in range(n_fours, n_src):
             for b in range(n_batch):
                 s = src[src_layer, b, j]
                 for q in range(width):
                     out[b, q] += weights[layer, j, q] * s
-    else:
-        for j in range(n_src):
-            for r in range(width // lanes):
-                for b in range(n_batch):
-                    for v in range(lanes):
-                        out[b, r * lanes + v] += (weights[layer, j, r * lanes + v]
-                                                  * src[src_layer, b, j * lanes + v])
+        return
+    for j in range(n_src):
+        for r in range(width // lanes):
+            for b in range(n_batch):
+                for v in range(lanes):
+                    out[b, r * lanes + v] += (weights[layer, j, r * lanes + v]
+                                              * src[src_layer, b, j * lanes + v])
+
+
+@numba.njit(inline="always", **JIT)
+def _add_four(weights, layer, src, src_layer, j, out):
+    """`_matvec`'s terms of the source items j … j + 3 (lanes == 1), summed in pairs."""
+    for b in range(out.shape[0]):
+        s0, s1 = src[src_layer, b, j], src[src_layer, b, j + 1]
+        s2, s3 = src[src_layer, b, j + 2], src[src_layer, b, j + 3]
+        for q in range(out.shape[1]):
+            out[b, q] += ((weights[layer, j, q] * s0 + weights[layer, j + 1, q] * s1)
+                          + (weights[layer, j + 2, q] * s2 + weights[layer, j + 3, q] * s3))
 
 
 @numba.njit(inline="always", **JIT)
