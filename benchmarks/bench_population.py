@@ -209,6 +209,11 @@ IMPLS = {
 }
 
 
+# Idle time before each timed call: the peers' worker threads (torch's OpenMP, XLA's pool) spin
+# for a while after their work and would take a core from the next implementation's run.
+PAUSE_S = 0.1
+
+
 def bench_point(point, dtype, keep, repeat, rng):
     n_pop, n_hidden, n_steps, n_batch = point
     pop = Population("lstm", 1, n_hidden, 1, dtype=dtype)
@@ -224,6 +229,7 @@ def bench_point(point, dtype, keep, repeat, rng):
         first[name] = time.perf_counter() - start
     for _ in range(repeat):  # interleaved
         for name, (fn, _) in IMPLS.items():
+            time.sleep(PAUSE_S)
             start, start_cpu = time.perf_counter(), time.process_time()
             results[name] = fn(pop, subsets[name], x, keep)
             times[name].append(time.perf_counter() - start)
@@ -287,7 +293,7 @@ def flops_per_step(n_hidden: int) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="T/5, one repeat")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--dtype", choices=("float64", "float32"), action="append",
                         help="run only this dtype (repeatable; default: both)")
     args = parser.parse_args()
