@@ -120,11 +120,13 @@ def _matvec(weights, layer, src, src_layer, n_src, out, lanes):
     """out[b, r·V + v] += Σ_{j < n_src} weights[layer, j, r·V + v] · src[src_layer, b, j·V + v].
 
     weights: (L, ≥ n_src, width) input-major tables; src: (·, B, ≥ n_src·V); out: (B, width);
-    V = lanes. Four source items at a time (`_add_four`), so that out is loaded and stored
-    once per four of them: item by item, the chain of stores and loads through out set the
-    product's speed (benchmarks/README.md, session 8). The hot loops index whole arrays by
-    range variables (views cost a reference count each) and have a run-time trip count,
-    which LLVM vectorises. Each weight is loaded once for the B sequences of the batch.
+    V = lanes. One-genome blocks take four source items at a time (`_add_four`), so that out
+    is loaded and stored once per four of them: item by item, the chain of stores and loads
+    through out set their product's speed (benchmarks/README.md, session 8); in lane blocks
+    four at a time was not faster. The hot loops index whole arrays by range variables (views
+    cost a reference count each) and have a run-time trip count, which LLVM vectorises (a
+    constant 32 would be unrolled first, and the unrolled code is not vectorised for lack of
+    alias information). Each weight is loaded once for the B sequences of the batch.
     """
     n_batch, width = out.shape[0], out.shape[1]
     if lanes == 1 and width < 4:  # a readout: too narrow to vectorise, sum in registers
