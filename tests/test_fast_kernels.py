@@ -45,7 +45,7 @@ def _exact(name: str, z: np.ndarray) -> np.ndarray:
 def _reference_run(pop: Population, genomes, x, **kwargs):
     """Population.run with the generic kernel (the fast plan switched off)."""
     original = fast_kernels.plan
-    fast_kernels.plan = lambda layout, dtype: None
+    fast_kernels.plan = lambda layout, dtype, n_pop: None
     try:
         return pop.run(genomes, x, **kwargs)
     finally:
@@ -138,10 +138,10 @@ def test_fast_kernel_equals_reference_kernel(case, dtype):
 def test_results_do_not_depend_on_population_size_or_threads(hidden, dtype):
     pop = Population("lstm", 1, hidden, 1, dtype=dtype)
     rng = np.random.default_rng(2)
-    genomes = rng.normal(0, 0.5, (33, pop.n_params))
+    genomes = rng.normal(0, 0.5, (300, pop.n_params))
     x = rng.normal(size=(2, 50, 1))
-    whole = pop.run(genomes, x, keep_hidden=True, jobs=2)
-    for n_pop in (1, 7, 33):
+    whole = pop.run(genomes, x, keep_hidden=True, jobs=2)  # H = 4: wide lane blocks
+    for n_pop in (1, 7, 33, 150):  # 32 lanes; float64's 64 at 150
         part = pop.run(genomes[:n_pop], x, keep_hidden=True, jobs=1)
         np.testing.assert_array_equal(part.outputs, whole.outputs[:n_pop])
         np.testing.assert_array_equal(part.hidden, whole.hidden[:n_pop])
@@ -160,11 +160,13 @@ def test_nan_genome_gives_nan_outputs_and_leaves_lane_neighbours_alone():
     np.testing.assert_array_equal(dirty[[0, 2]], clean[[0, 2]])
 
 
-def test_layout_is_chosen_from_hidden_size_and_dtype():
-    assert fast_kernels.lanes_for(4, "float64") == fast_kernels.LANES
-    assert fast_kernels.lanes_for(8, "float32") == fast_kernels.LANES
-    assert fast_kernels.lanes_for(16, "float64") == 1
-    assert fast_kernels.lanes_for(16, "float32") == 1
+def test_layout_is_chosen_from_hidden_size_dtype_and_population():
+    assert fast_kernels.lanes_for(4, "float64", 100) == fast_kernels.LANES
+    assert fast_kernels.lanes_for(8, "float32", 255) == fast_kernels.LANES
+    assert fast_kernels.lanes_for(4, "float64", 128) == 64
+    assert fast_kernels.lanes_for(8, "float32", 256) == 128
+    assert fast_kernels.lanes_for(16, "float64", 1000) == 1
+    assert fast_kernels.lanes_for(16, "float32", 1) == 1
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
