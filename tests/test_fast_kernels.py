@@ -141,7 +141,7 @@ def test_results_do_not_depend_on_population_size_or_threads(hidden, dtype):
     genomes = rng.normal(0, 0.5, (300, pop.n_params))
     x = rng.normal(size=(2, 50, 1))
     whole = pop.run(genomes, x, keep_hidden=True, jobs=2)  # H = 4: wide lane blocks
-    for n_pop in (1, 7, 33, 150):  # 32 lanes; float64's 64 at 150
+    for n_pop in (1, 7, 33, 150):  # 32 lanes
         part = pop.run(genomes[:n_pop], x, keep_hidden=True, jobs=1)
         np.testing.assert_array_equal(part.outputs, whole.outputs[:n_pop])
         np.testing.assert_array_equal(part.hidden, whole.hidden[:n_pop])
@@ -161,10 +161,10 @@ def test_nan_genome_gives_nan_outputs_and_leaves_lane_neighbours_alone():
 
 
 def test_layout_is_chosen_from_hidden_size_dtype_and_population():
-    assert fast_kernels.lanes_for(4, "float64", 100) == fast_kernels.LANES
-    assert fast_kernels.lanes_for(8, "float32", 255) == fast_kernels.LANES
-    assert fast_kernels.lanes_for(4, "float64", 128) == 64
-    assert fast_kernels.lanes_for(8, "float32", 256) == 128
+    assert fast_kernels.lanes_for(4, "float64", 255) == fast_kernels.LANES
+    assert fast_kernels.lanes_for(8, "float32", 100) == fast_kernels.LANES
+    assert fast_kernels.lanes_for(4, "float64", 256) == fast_kernels.WIDE_LANES
+    assert fast_kernels.lanes_for(8, "float32", 256) == fast_kernels.WIDE_LANES
     assert fast_kernels.lanes_for(16, "float64", 1000) == 1
     assert fast_kernels.lanes_for(16, "float32", 1) == 1
 

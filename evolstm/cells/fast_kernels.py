@@ -8,13 +8,13 @@ points of the topology space alike (`supports`). Differences from the reference 
 
 * exp, sigmoid and tanh are `evolstm.cells.fastmath`'s vectorisable ones (a few ulp);
 * the layout depends on H, the dtype and P (`lanes_for`): for small H, ``LANES`` genomes
-  (or, for populations that fill two wider blocks, `BLOCK_BYTES` of lanes: 64 float64, 128
-  float32) share a block, every weight stored as ``(param, lane)`` so the genome index is
-  the SIMD lane; for larger H, one genome per block (``lanes == 1``) and the matrix-vector
-  products run along the gate rows. Every lane runs its genome's operations in the same
-  order whatever the block's width, and the last block is padded with zero genomes, which
-  do not touch the other lanes: genome p's results depend on genome p alone, whatever P,
-  the lane count, the chunking or the thread count, bit for bit;
+  (``WIDE_LANES`` for populations that fill four such blocks) share a block, every weight
+  stored as ``(param, lane)`` so the genome index is the SIMD lane; for larger H, one
+  genome per block (``lanes == 1``) and the matrix-vector products run along the gate
+  rows. Every lane runs its genome's operations in the same order whatever the block's
+  width, and the last block is padded with zero genomes, which do not touch the other
+  lanes: genome p's results depend on genome p alone, whatever P, the lane count, the
+  chunking or the thread count, bit for bit;
 * the B sequences of a block advance together, step by step, so the block's weights stay in
   cache across the sequences of a batch;
 * one-genome blocks of the standard LSTM run a step loop of their own (`_lstm_rows`), the
@@ -55,7 +55,7 @@ from evolstm.cells.layout import (
 from evolstm.cells.topology import Topology
 
 LANES = 32  # genomes per SIMD block in the lane layout
-BLOCK_BYTES = 512  # a wide lane block: one parameter's lanes in 512 bytes (64 f64, 128 f32)
+WIDE_LANES = 64  # genomes per block when the population fills four such blocks
 LANE_MAX_HIDDEN = {"float64": 8, "float32": 8}  # largest H that uses the lane layout
 STEPS_BUFFERED = 32  # steps of outputs (and hidden states) gathered before they are written
 
@@ -68,16 +68,15 @@ def supports(topology: Topology) -> bool:
 
 
 def lanes_for(n_hidden: int, dtype: np.dtype | str, n_pop: int) -> int:
-    """Genomes per block: 1 (per-genome rows) above `LANE_MAX_HIDDEN`; else the wide block
-    (`BLOCK_BYTES` of lanes) when P fills two of them, `LANES` otherwise. Wider blocks spread
-    each step's fixed costs over more genomes: x1.17 float64, x1.26 float32 at P = 256, H = 4
-    on two threads (benchmarks/README.md, session 8); small populations keep 32 lanes, so
-    that padding stays small and the threads share at least two blocks."""
-    dtype = np.dtype(dtype)
-    if n_hidden > LANE_MAX_HIDDEN[str(dtype)]:
+    """Genomes per block: 1 (per-genome rows) above `LANE_MAX_HIDDEN`; else `WIDE_LANES` when
+    P fills four such blocks, `LANES` otherwise. Wider blocks spread each step's fixed costs
+    over more genomes: x1.17 float64, x1.26 float32 at P = 256, H = 4 on two threads
+    (benchmarks/README.md, session 8). Smaller populations keep 32 lanes, so that padding
+    stays small and the threads can share the blocks out (a slowed thread then holds fewer
+    genomes back)."""
+    if n_hidden > LANE_MAX_HIDDEN[str(np.dtype(dtype))]:
         return 1
-    wide = BLOCK_BYTES // dtype.itemsize
-    return wide if n_pop >= 2 * wide else LANES
+    return WIDE_LANES if n_pop >= 4 * WIDE_LANES else LANES
 
 
 def lane_weights(weights: np.ndarray, lanes: int) -> np.ndarray:
