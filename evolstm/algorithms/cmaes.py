@@ -2,8 +2,8 @@
 
 pycma draws its samples through its ``randn`` option; this wrapper gives it a RandomState of
 its own (the stream ``np.random.seed(seed)`` would give pycma's default), so the search depends
-on its seed alone and NumPy's global random state is left alone. (Swapping the global state
-in and out around each pycma call, as before, cost ~0.4 ms a generation.) pycma is imported
+on its seed alone and NumPy's global random state is left alone (swapping the global state in
+and out around each pycma call instead would cost ~0.4 ms a generation). pycma is imported
 when a search first uses it: importing it loads matplotlib and scipy.stats (~1.5 s), which
 `import evolstm`, `evolstm eval` and cell loading do not need.
 """
