@@ -7,7 +7,7 @@ import numba
 import numpy as np
 import pytest
 
-from evolstm.cells import fast_kernels, fastmath
+from evolstm.cells import fast_kernels, fastmath, kernels
 from evolstm.cells.population import Population
 
 ULP_BOUND = {"exp": 1.5, "sigmoid": 2.5, "tanh": 3.0}
@@ -146,6 +146,46 @@ def test_results_do_not_depend_on_population_size_or_threads(hidden, dtype):
         np.testing.assert_array_equal(part.outputs, whole.outputs[:n_pop])
         np.testing.assert_array_equal(part.hidden, whole.hidden[:n_pop])
         np.testing.assert_array_equal(part.state, whole.state[:n_pop])
+
+
+LAYOUT_CASES = [  # (cell, hidden, layers, batch, n_generate): odd H leave scalar remainders
+    ("lstm", 1, 1, 1, 0),
+    ("lstm", 3, 2, 3, 4),
+    ("lstm", 5, 1, 2, 0),
+    ("lstm", 12, 2, 1, 3),
+    ("lstm", 16, 1, 3, 0),
+    ("gru", 6, 2, 2, 3),
+    ("peephole", 3, 1, 2, 0),
+    ("cifg", 5, 1, 1, 2),
+    ("nfg", 6, 1, 2, 0),
+    ("lstm1997", 4, 1, 1, 0),
+    ({"family": "gru", "reset_after": False, "update_keeps_state": False}, 5, 2, 2, 4),
+    ({"bias": False}, 5, 2, 2, 0),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("case", LAYOUT_CASES, ids=lambda c: f"{c[0]}-H{c[1]}-L{c[2]}-B{c[3]}")
+def test_rows_and_lane_blocks_give_the_same_bits(case, dtype):
+    """One-genome blocks and lane blocks run each genome's operations in the same order, so
+    the layout can be chosen for speed alone (`lanes_for`)."""
+    cell, hidden, layers, batch, n_generate = case
+    pop = Population(cell, 1, hidden, 1, layers=layers, dtype=dtype)
+    rng = np.random.default_rng(5)
+    weights = kernels.kernel_genomes(rng.normal(0, 0.5, (5, pop.n_params)), pop.layout)
+    x = rng.normal(size=(batch, 40, 1)).astype(dtype)
+    state = rng.normal(0, 0.5, pop.initial_state(5, batch).shape).astype(dtype)
+    results = []
+    for lanes in (1, fast_kernels.LANES, fast_kernels.WIDE_LANES):
+        final = state.copy()
+        outputs = np.empty((5, batch, 40 + n_generate, 1), dtype)
+        hidden_states = np.empty((5, batch, 40 + n_generate, hidden), dtype)
+        fast_kernels.FastPlan(pop.layout, np.dtype(dtype), lanes).simulate(
+            weights, x, n_generate, final, outputs, hidden_states)
+        results.append((outputs, hidden_states, final))
+    for other in results[1:]:
+        for got, expected in zip(other, results[0], strict=True):
+            np.testing.assert_array_equal(got, expected)
 
 
 def test_nan_genome_gives_nan_outputs_and_leaves_lane_neighbours_alone():

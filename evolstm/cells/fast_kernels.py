@@ -131,13 +131,15 @@ def _matvec(weights, layer, src, src_layer, n_src, out, lanes):
     """out[b, r·V + v] += Σ_{j < n_src} weights[layer, j, r·V + v] · src[src_layer, b, j·V + v].
 
     weights: (L, ≥ n_src, width) input-major tables; src: (·, B, ≥ n_src·V); out: (B, width);
-    V = lanes. One-genome blocks take four source items at a time (`_add_four`), so that out
-    is loaded and stored once per four of them: item by item, the chain of stores and loads
-    through out set their product's speed (benchmarks/README.md, session 8); in lane blocks
-    four at a time was not faster. The hot loops index whole arrays by range variables (views
-    cost a reference count each) and have a run-time trip count, which LLVM vectorises (a
-    constant 32 would be unrolled first, and the unrolled code is not vectorised for lack of
-    alias information). Each weight is loaded once for the B sequences of the batch.
+    V = lanes. Products at least 4 rows wide (per genome) take four source items at a time
+    (`_add_four` in one-genome blocks), so that out is loaded and stored once per four of
+    them: item by item, the chain of stores and loads through out set the one-genome
+    product's speed (benchmarks/README.md, session 8). Lane blocks sum in the same order, so
+    that both layouts give the same bits; narrower products (readouts) go item by item in
+    both. The hot loops index whole arrays by range variables (views cost a reference count
+    each) and have a run-time trip count, which LLVM vectorises (a constant 32 would be
+    unrolled first, and the unrolled code is not vectorised for lack of alias information).
+    Each weight is loaded once for the B sequences of the batch.
     """
     n_batch, width = out.shape[0], out.shape[1]
     if lanes == 1 and width < 4:  # a readout: too narrow to vectorise, sum in registers
@@ -158,8 +160,22 @@ def _matvec(weights, layer, src, src_layer, n_src, out, lanes):
                 for q in range(width):
                     out[b, q] += weights[layer, j, q] * s
         return
-    for j in range(n_src):
-        for r in range(width // lanes):
+    n_rows = width // lanes
+    n_fours = n_src - n_src % 4 if n_rows >= 4 else 0
+    for j in range(0, n_fours, 4):
+        for r in range(n_rows):
+            for b in range(n_batch):
+                for v in range(lanes):
+                    q = r * lanes + v
+                    out[b, q] += ((weights[layer, j, q] * src[src_layer, b, j * lanes + v]
+                                   + weights[layer, j + 1, q]
+                                   * src[src_layer, b, (j + 1) * lanes + v])
+                                  + (weights[layer, j + 2, q]
+                                     * src[src_layer, b, (j + 2) * lanes + v]
+                                     + weights[layer, j + 3, q]
+                                     * src[src_layer, b, (j + 3) * lanes + v]))
+    for j in range(n_fours, n_src):
+        for r in range(n_rows):
             for b in range(n_batch):
                 for v in range(lanes):
                     out[b, r * lanes + v] += (weights[layer, j, r * lanes + v]
@@ -190,8 +206,8 @@ def _lstm_plain(pre, h, c, layer, hv):
     """The standard LSTM cell, fused: pre (B, 4·hv) in i f g o order -> h, c[layer] (B, hv)."""
     for b in range(pre.shape[0]):
         for q in range(hv):
-            c_new = (fastmath.sigmoid(pre[b, hv + q]) * c[layer, b, q]
-                     + fastmath.sigmoid(pre[b, q]) * fastmath.tanh(pre[b, 2 * hv + q]))
+            c_new = fastmath.fma(fastmath.sigmoid(pre[b, hv + q]), c[layer, b, q],
+                                 fastmath.sigmoid(pre[b, q]) * fastmath.tanh(pre[b, 2 * hv + q]))
             c[layer, b, q] = c_new
             h[layer, b, q] = fastmath.sigmoid(pre[b, 3 * hv + q]) * fastmath.tanh(c_new)
 
@@ -238,7 +254,7 @@ def _lstm_cell(units, flags, pre, peep, h, c, gates, layer, hv, one):
     for b in range(pre.shape[0]):
         for q in range(hv):
             g = pre[b, a0 + q] if flags[F_CELL_ACT] else fastmath.tanh(pre[b, a0 + q])
-            c[layer, b, q] = gates[b, hv + q] * c[layer, b, q] + gates[b, q] * g
+            c[layer, b, q] = fastmath.fma(gates[b, hv + q], c[layer, b, q], gates[b, q] * g)
     _lstm_gate(gates, 3, pre, units, peep, c, layer, hv, one)
     for b in range(pre.shape[0]):
         for q in range(hv):
@@ -282,9 +298,9 @@ def _gru_cell(units, flags, px, ph, ph_n, h, gates, r_h, w_n, layer, hv, lanes, 
         for q in range(hv):
             z, n = gates[b, hv + q], gates[b, 2 * hv + q]
             if keeps:
-                h[layer, b, q] = (one - z) * n + z * h[layer, b, q]
+                h[layer, b, q] = fastmath.fma(one - z, n, z * h[layer, b, q])
             else:
-                h[layer, b, q] = z * n + (one - z) * h[layer, b, q]
+                h[layer, b, q] = fastmath.fma(z, n, (one - z) * h[layer, b, q])
 
 
 @numba.njit(**JIT)

@@ -23,6 +23,9 @@ Accuracy (tests/test_fast_kernels.py, 1.2 million arguments against x87 long dou
 sigmoid and tanh reach 0, ±1 exactly (σ flushes its subnormal range to 0); NaN propagates;
 tanh(-0) = -0.
 
+``fma(a, b, c)`` is a·b + c rounded once: a sum of two products written with it is computed
+the same way in vectorised loops and scalar ones.
+
 Call them from Numba code only (they are ``overload``\\ s, typed by their argument). Compile
 the callers without LLVM's ``reassoc`` flag (``{"nsz", "contract"}`` is safe), or the ln2
 split and the rounding shift are folded away; ``nnan``/``ninf`` would let NaN inputs go.
@@ -64,6 +67,18 @@ def _pow2(typingctx, n):
         return builder.bitcast(field, float_type)
 
     return n(n), codegen
+
+
+@intrinsic
+def _fused(typingctx, a, b, c):
+    """a·b + c rounded once (LLVM's fma, which vectorises), for three floats of one type."""
+    if not (a == b == c and a in (types.float64, types.float32)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.fma(*args)
+
+    return a(a, b, c), codegen
 
 
 def _constants(dtype: type) -> dict:
@@ -177,6 +192,23 @@ def sigmoid(z):
 def tanh(z):
     """tanh(z) (Numba only)."""
     raise NotImplementedError("fastmath.tanh is for Numba-compiled code")
+
+
+def fma(a, b, c):
+    """a·b + c with one rounding (Numba only; three scalars of one float type).
+
+    With LLVM's ``contract`` flag, a·b + c·d may become fma(a, b, c·d) or fma(c, d, a·b), and
+    LLVM does not always choose alike in a vectorised loop and in its scalar remainder; an
+    explicit fma makes the result the same in both.
+    """
+    raise NotImplementedError("fastmath.fma is for Numba-compiled code")
+
+
+@overload(fma, jit_options=JIT_OPTIONS)
+def _fma_typed(a, b, c):
+    if a == b == c and a in (types.float64, types.float32):
+        return lambda a, b, c: _fused(a, b, c)
+    return None
 
 
 def _register(stub, index: int) -> None:
