@@ -45,7 +45,7 @@ def _exact(name: str, z: np.ndarray) -> np.ndarray:
 def _reference_run(pop: Population, genomes, x, **kwargs):
     """Population.run with the generic kernel (the fast plan switched off)."""
     original = fast_kernels.plan
-    fast_kernels.plan = lambda layout, dtype, n_pop: None
+    fast_kernels.plan = lambda layout, dtype, n_pop, n_batch: None
     try:
         return pop.run(genomes, x, **kwargs)
     finally:
@@ -141,7 +141,7 @@ def test_results_do_not_depend_on_population_size_or_threads(hidden, dtype):
     genomes = rng.normal(0, 0.5, (300, pop.n_params))
     x = rng.normal(size=(2, 50, 1))
     whole = pop.run(genomes, x, keep_hidden=True, jobs=2)  # H = 4: wide lane blocks
-    for n_pop in (1, 7, 33, 150):  # 32 lanes
+    for n_pop in (1, 7, 33, 150):  # H = 4: rows (P < 16), then 32 lanes
         part = pop.run(genomes[:n_pop], x, keep_hidden=True, jobs=1)
         np.testing.assert_array_equal(part.outputs, whole.outputs[:n_pop])
         np.testing.assert_array_equal(part.hidden, whole.hidden[:n_pop])
@@ -200,22 +200,28 @@ def test_nan_genome_gives_nan_outputs_and_leaves_lane_neighbours_alone():
     np.testing.assert_array_equal(dirty[[0, 2]], clean[[0, 2]])
 
 
-def test_layout_is_chosen_from_hidden_size_dtype_and_population():
-    assert fast_kernels.lanes_for(4, "float64", 255) == fast_kernels.LANES
-    assert fast_kernels.lanes_for(8, "float32", 100) == fast_kernels.LANES
-    assert fast_kernels.lanes_for(4, "float64", 256) == fast_kernels.WIDE_LANES
-    assert fast_kernels.lanes_for(8, "float32", 256) == fast_kernels.WIDE_LANES
-    assert fast_kernels.lanes_for(16, "float64", 1000) == 1
-    assert fast_kernels.lanes_for(16, "float32", 1) == 1
+def test_layout_is_chosen_from_hidden_size_dtype_population_and_batch():
+    lanes_for = fast_kernels.lanes_for
+    assert lanes_for(4, "float64", 255, 1) == fast_kernels.LANES
+    assert lanes_for(12, "float32", 100, 32) == fast_kernels.LANES
+    assert lanes_for(4, "float64", 256, 32) == fast_kernels.WIDE_LANES
+    assert lanes_for(16, "float32", 256, 1) == fast_kernels.WIDE_LANES
+    assert lanes_for(4, "float64", 15, 1) == 1  # under half a block: rows
+    assert lanes_for(16, "float64", 1000, 1) == 1  # above LANE_MAX_HIDDEN
+    assert lanes_for(17, "float32", 1000, 1) == 1
+    assert lanes_for(8, "float64", 256, 3) == 1  # whole vectors and a batch: rows
+    assert lanes_for(16, "float32", 256, 32) == 1
+    assert lanes_for(8, "float64", 256, 2) == fast_kernels.WIDE_LANES
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("hidden", [4, 16])
+@pytest.mark.parametrize("hidden", [4, 8, 16])
 def test_a_batch_gives_each_sequence_what_it_gives_alone(hidden, dtype):
-    """Weights are reused across the sequences of a batch; the sequences do not mix."""
+    """Weights are reused across the sequences of a batch; the sequences do not mix (at H = 8
+    float64 and H = 16 float32 the batch runs in rows, a sequence alone in lane blocks)."""
     pop = Population("lstm", 1, hidden, 1, layers=2, dtype=dtype)
     rng = np.random.default_rng(4)
-    genomes = rng.normal(0, 0.5, (3, pop.n_params))
+    genomes = rng.normal(0, 0.5, (20, pop.n_params))
     x = rng.normal(size=(5, 30, 1))
     batch = pop.run(genomes, x, keep_hidden=True)
     for b in range(x.shape[0]):

@@ -7,14 +7,15 @@ generation and hidden states), faster, for topologies whose units all read x and
 points of the topology space alike (`supports`). Differences from the reference kernel:
 
 * exp, sigmoid and tanh are `evolstm.cells.fastmath`'s vectorisable ones (a few ulp);
-* the layout depends on H, the dtype and P (`lanes_for`): for small H, ``LANES`` genomes
-  (``WIDE_LANES`` for populations that fill four such blocks) share a block, every weight
-  stored as ``(param, lane)`` so the genome index is the SIMD lane; for larger H, one
-  genome per block (``lanes == 1``) and the matrix-vector products run along the gate
-  rows. Every lane runs its genome's operations in the same order whatever the block's
-  width, and the last block is padded with zero genomes, which do not touch the other
-  lanes: genome p's results depend on genome p alone, whatever P, the lane count, the
-  chunking or the thread count, bit for bit;
+* the layout depends on H, the dtype, P and B (`lanes_for`): for small H, ``LANES``
+  genomes (``WIDE_LANES`` for populations that fill four such blocks) share a block, every
+  weight stored as ``(param, lane)`` so the genome index is the SIMD lane; for larger H,
+  small populations and some batches, one genome per block (``lanes == 1``) and the
+  matrix-vector products run along the gate rows. Every genome's operations run in the
+  same order in both layouts and whatever the block's width, and the last block is padded
+  with zero genomes, which do not touch the other lanes: genome p's results depend on
+  genome p alone, whatever P, B, the layout, the chunking or the thread count, bit for
+  bit;
 * the B sequences of a block advance together, step by step, so the block's weights stay in
   cache across the sequences of a batch;
 * one-genome blocks of the standard LSTM run a step loop of their own (`_lstm_rows`), the
@@ -56,7 +57,8 @@ from evolstm.cells.topology import Topology
 
 LANES = 32  # genomes per SIMD block in the lane layout
 WIDE_LANES = 64  # genomes per block when the population fills four such blocks
-LANE_MAX_HIDDEN = {"float64": 8, "float32": 8}  # largest H that uses the lane layout
+LANE_MAX_HIDDEN = {"float64": 15, "float32": 16}  # largest H that uses the lane layout
+SIMD_ITEMS = {"float64": 8, "float32": 16}  # items of one dtype in a 64-byte vector
 STEPS_BUFFERED = 32  # steps of outputs (and hidden states) gathered before they are written
 
 
@@ -67,14 +69,23 @@ def supports(topology: Topology) -> bool:
     )
 
 
-def lanes_for(n_hidden: int, dtype: np.dtype | str, n_pop: int) -> int:
-    """Genomes per block: 1 (per-genome rows) above `LANE_MAX_HIDDEN`; else `WIDE_LANES` when
-    P fills four such blocks, `LANES` otherwise. Wider blocks spread each step's fixed costs
-    over more genomes: x1.17 float64, x1.26 float32 at P = 256, H = 4 on two threads
-    (benchmarks/README.md, session 8). Smaller populations keep 32 lanes, so that padding
-    stays small and the threads can share the blocks out (a slowed thread then holds fewer
-    genomes back)."""
-    if n_hidden > LANE_MAX_HIDDEN[str(np.dtype(dtype))]:
+def lanes_for(n_hidden: int, dtype: np.dtype | str, n_pop: int, n_batch: int) -> int:
+    """Genomes per block, chosen for speed alone: both layouts give the same bits.
+
+    1 (per-genome rows) for populations smaller than half a lane block, above
+    `LANE_MAX_HIDDEN`, and for batches (B > 2) when H is a multiple of `SIMD_ITEMS`: a
+    genome's rows then fill whole vectors and the batch's sequences give them independent
+    work. Else `WIDE_LANES` when P fills four such blocks, `LANES` otherwise: wider blocks
+    spread each step's fixed costs over more genomes, smaller populations keep padding small
+    and blocks the threads can share out. Measured on one thread, P = 256
+    (benchmarks/README.md, session 9): lanes against rows x1.8 (float64) and x3.3 (float32)
+    at H = 10, B = 1; rows against lanes x1.3 at H = 8 float64, B = 32, and x1.7 at H = 16
+    float32, B = 32.
+    """
+    dtype = str(np.dtype(dtype))
+    if n_pop < LANES // 2 or n_hidden > LANE_MAX_HIDDEN[dtype]:
+        return 1
+    if n_batch > 2 and n_hidden % SIMD_ITEMS[dtype] == 0:
         return 1
     return WIDE_LANES if n_pop >= 4 * WIDE_LANES else LANES
 
@@ -118,12 +129,12 @@ class FastPlan:
         )
 
 
-def plan(layout: Layout, dtype: np.dtype | str, n_pop: int) -> FastPlan | None:
-    """The fast kernel for this layout, dtype and population size, or None where only the
-    reference runs."""
+def plan(layout: Layout, dtype: np.dtype | str, n_pop: int, n_batch: int) -> FastPlan | None:
+    """The fast kernel for this layout, dtype, population size and batch size, or None where
+    only the reference runs."""
     if not supports(layout.topology):
         return None
-    return FastPlan(layout, np.dtype(dtype), lanes_for(layout.n_hidden, dtype, n_pop))
+    return FastPlan(layout, np.dtype(dtype), lanes_for(layout.n_hidden, dtype, n_pop, n_batch))
 
 
 @numba.njit(inline="always", **JIT)

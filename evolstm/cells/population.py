@@ -152,7 +152,7 @@ class Population:
         )
         weights = kernels.kernel_genomes(genomes, self.layout)
         spec = self.layout.kernel_spec
-        fast = fast_kernels.plan(self.layout, self.dtype, n_pop)  # topology, H, dtype, P
+        fast = fast_kernels.plan(self.layout, self.dtype, n_pop, n_batch)  # by speed alone
 
         def work(chunk: slice) -> None:
             if fast is not None:
