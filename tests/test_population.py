@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import threading
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import evolstm
+from evolstm.cells import population
 from evolstm.cells.population import CHUNKS_PER_THREAD, block_chunks
 from evolstm.errors import EvolstmError
 
@@ -24,8 +28,8 @@ def sigmoid(a):
     return 1.0 / (1.0 + np.exp(-a))
 
 
-# 40 genomes span two SIMD blocks where small cells share one (fast_kernels' lane layout);
-# H = 12 takes the one-genome-per-block layout, fgr the reference kernel.
+# 40 genomes span two SIMD blocks where small cells share one (fast_kernels' lane layout),
+# and one genome alone runs in the one-genome-per-block layout; fgr takes the reference kernel.
 @pytest.mark.parametrize(("variant", "n_hidden"), [("peephole", 6), ("gru", 12), ("fgr", 3)])
 def test_outputs_do_not_depend_on_population_jobs_or_chunk(variant, n_hidden, rng):
     pop = evolstm.Population(variant, n_in=2, n_hidden=n_hidden, n_out=2, layers=2)
@@ -47,6 +51,23 @@ def test_thread_chunks_cover_the_population_in_whole_blocks(n_items, block, n_th
     assert [i for part in chunks for i in range(n_items)[part]] == list(range(n_items))
     assert all(part.start % block == 0 for part in chunks)
     assert len(chunks) <= CHUNKS_PER_THREAD * n_threads
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no thread affinity here")
+def test_simulation_threads_are_pinned_to_cpus_of_their_own():
+    cpus = sorted(os.sched_getaffinity(0))
+    n_threads = min(2, len(cpus))
+    pool = population._pool(n_threads)
+    barrier = threading.Barrier(n_threads)  # every task on a thread of its own
+
+    def affinity(_):
+        barrier.wait(timeout=10)
+        return frozenset(os.sched_getaffinity(0))
+
+    pinned = set(pool.map(affinity, range(n_threads)))
+    assert len(pinned) == n_threads
+    assert all(len(mask) == 1 and mask <= set(cpus) for mask in pinned)
+    assert sorted(os.sched_getaffinity(0)) == cpus  # the calling thread is left alone
 
 
 def test_float32_population_computes_in_float32(rng):

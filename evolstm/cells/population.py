@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -220,12 +221,33 @@ _POOLS: dict[tuple[int, int], ThreadPoolExecutor] = {}
 
 def _pool(n_threads: int) -> ThreadPoolExecutor:
     """A pool of `n_threads` threads kept for the process (starting threads costs ~0.3 ms a
-    call). Keyed by process id too: a forked child has none of its parent's threads."""
+    call). Keyed by process id too: a forked child has none of its parent's threads.
+
+    Where the OS allows it and the pool has no more threads than the process has CPUs, each
+    thread is pinned to a CPU of its own (`_pin`): on a 2-vCPU guest, unpinned threads were
+    often run on one vCPU together for milliseconds (1.0-1.5 cores busy); pinned, 1.9
+    (x1.3 at P, H = 256, 4: benchmarks/README.md, session 9).
+    """
     key = (os.getpid(), n_threads)
     pool = _POOLS.get(key)
     if pool is None:
-        pool = _POOLS[key] = ThreadPoolExecutor(n_threads, thread_name_prefix="evolstm-sim")
+        cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_setaffinity") else []
+        order = iter(cpus if n_threads <= len(cpus) else [])
+        pool = _POOLS[key] = ThreadPoolExecutor(
+            n_threads, thread_name_prefix="evolstm-sim", initializer=_pin, initargs=(order,)
+        )
     return pool
+
+
+def _pin(cpus: Iterator[int]) -> None:
+    """Pin the calling thread to the next CPU of `cpus`, if any is left (a pool initializer:
+    next() on a list iterator holds the GIL, so each thread takes a CPU of its own)."""
+    cpu = next(cpus, None)
+    if cpu is not None:
+        try:
+            os.sched_setaffinity(0, {cpu})  # 0: the calling thread
+        except OSError:  # a CPU taken away since: leave the thread unpinned
+            pass
 
 
 def _thread_count(jobs: int) -> int:
