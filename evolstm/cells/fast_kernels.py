@@ -60,6 +60,7 @@ WIDE_LANES = 64  # genomes per block when the population fills four such blocks
 LANE_MAX_HIDDEN = {"float64": 15, "float32": 16}  # largest H that uses the lane layout
 SIMD_ITEMS = {"float64": 8, "float32": 16}  # items of one dtype in a 64-byte vector
 STEPS_BUFFERED = 32  # steps of outputs (and hidden states) gathered before they are written
+WRITE_GROUP = 8  # genomes of a lane block whose buffered steps are written out together
 
 
 def supports(topology: Topology) -> bool:
@@ -326,21 +327,23 @@ def _table(wb, offset, lanes, table):
 def _write_out(y_buf, h_buf, n_buffered, t0, p0, n_real, lanes, y, hidden):
     """Copy the buffered steps t0 … t0 + n_buffered - 1 of a lane block to y and hidden.
 
-    y_buf: (steps, B, O·V); h_buf: (steps, B·H·V + pad), sequence b's lanes at b·H·V. Genome
-    by genome, so that each genome's rows are written as one contiguous run (the rows of
-    neighbouring genomes lie T·O or T·H items apart: written step by step, the lanes' stores
-    would fall into the same cache sets).
+    y_buf: (steps, B, O·V); h_buf: (steps, B·H·V + pad), sequence b's lanes at b·H·V.
+    `WRITE_GROUP` genomes at a time: each read of the buffer takes one cache line of lanes,
+    and their rows are written as that many contiguous runs, step after step.
     """
     n_batch = y_buf.shape[1]
     n_hidden = hidden.shape[3] if hidden.shape[0] > 0 else 0
     hv = n_hidden * lanes
-    for v in range(n_real):
+    for v0 in range(0, n_real, WRITE_GROUP):
+        v1 = min(v0 + WRITE_GROUP, n_real)
         for b in range(n_batch):
             for u in range(n_buffered):
                 for o in range(y.shape[3]):
-                    y[p0 + v, b, t0 + u, o] = y_buf[u, b, o * lanes + v]
+                    for v in range(v0, v1):
+                        y[p0 + v, b, t0 + u, o] = y_buf[u, b, o * lanes + v]
                 for k in range(n_hidden):
-                    hidden[p0 + v, b, t0 + u, k] = h_buf[u, b * hv + k * lanes + v]
+                    for v in range(v0, v1):
+                        hidden[p0 + v, b, t0 + u, k] = h_buf[u, b * hv + k * lanes + v]
 
 
 @numba.njit(inline="always", **JIT)
