@@ -18,8 +18,8 @@ points of the topology space alike (`supports`). Differences from the reference 
   bit;
 * the B sequences of a block advance together, step by step, so the block's weights stay in
   cache across the sequences of a batch;
-* one-genome blocks of the standard LSTM run a step loop of their own (`_lstm_rows`), the
-  same helpers without the general loop's branches over variants.
+* blocks of the standard LSTM run a step loop of their own (`_lstm_plain_steps`), the same
+  helpers without the general loop's branches over variants.
 
 Work arrays for one block of V lanes: h and c (L, B, H·V); gate pre-activations (B, G·H·V)
 with G the number of units that carry weights, in genome row order.
@@ -368,29 +368,54 @@ def _write_row(out, h, layer, p0, t, y, hidden):
                 hidden[p0, b, t, k] = h[layer, b, k]
 
 
+@numba.njit(inline="always", **JIT)
+def _record_step(out, h, layer, p0, n_real, t, n_total, lanes, y_buf, h_buf, y, hidden):
+    """Step t (of n_total) of block p0: its outputs out (B, O·V) to y and, unless hidden is
+    empty, its hidden states h[layer] (B, H·V) to hidden. One-genome blocks write in place
+    (their rows run along t); lane blocks gather `STEPS_BUFFERED` steps in y_buf and h_buf
+    first (`_write_out`)."""
+    if lanes == 1:
+        _write_row(out, h, layer, p0, t, y, hidden)
+        return
+    hv = h.shape[2]
+    u = t % STEPS_BUFFERED
+    for b in range(out.shape[0]):
+        for q in range(out.shape[1]):
+            y_buf[u, b, q] = out[b, q]
+        if hidden.shape[0] > 0:
+            for q in range(hv):
+                h_buf[u, b * hv + q] = h[layer, b, q]
+    if u == STEPS_BUFFERED - 1 or t == n_total - 1:
+        _write_out(y_buf, h_buf, u + 1, t - u, p0, n_real, lanes, y, hidden)
+
+
 @numba.njit(**JIT)
-def _lstm_rows(w_ih, w_hh, b_ih, w_out, b_out, layers, x, n_generate, p0, h, c, pre, inp,
-               out, y, hidden):
-    """Every step of `simulate` for a one-genome block (lanes == 1) of the standard LSTM cell
-    (all four gates, no peepholes, tanh activations): the tables and work arrays as there.
+def _lstm_plain_steps(w_ih, w_hh, b_ih, w_out, b_out, layers, x, n_generate, p0, n_real,
+                      lanes, h, c, pre, inp, out, y_buf, h_buf, y, hidden):
+    """Every step of `simulate` for a block of the standard LSTM cell (all four gates, no
+    peepholes, tanh activations): the tables and work arrays as there.
 
     The same operations in the same order as the general step loop, without its branches
-    over variants: its own small function, 1.4-1.6x faster at B = 1 (benchmarks/README.md).
+    over variants: its own small function, 1.4-1.6x faster for one-genome blocks at B = 1
+    (benchmarks/README.md, session 7). Lane blocks take it too, for one step loop fewer to
+    keep in step; for them no change was measurable on a host whose noise was ±25%.
     """
-    n_layers, n_hidden = h.shape[0], h.shape[2]
-    for t in range(x.shape[1] + n_generate):
-        _step_input(x, t, out, inp, 1)
+    n_layers, n_hidden = h.shape[0], h.shape[2] // lanes
+    n_total = x.shape[1] + n_generate
+    for t in range(n_total):
+        _step_input(x, t, out, inp, lanes)
         for layer in range(n_layers):
             _start(pre, b_ih, layer)
             if layer == 0:
-                _matvec(w_ih, 0, inp, 0, layers[0, L_IN], pre, 1)
+                _matvec(w_ih, 0, inp, 0, layers[0, L_IN], pre, lanes)
             else:
-                _matvec(w_ih, layer, h, layer - 1, layers[layer, L_IN], pre, 1)
-            _matvec(w_hh, layer, h, layer, n_hidden, pre, 1)
-            _lstm_plain(pre, h, c, layer, n_hidden)
+                _matvec(w_ih, layer, h, layer - 1, layers[layer, L_IN], pre, lanes)
+            _matvec(w_hh, layer, h, layer, n_hidden, pre, lanes)
+            _lstm_plain(pre, h, c, layer, h.shape[2])
         _start(out, b_out, 0)
-        _matvec(w_out, 0, h, n_layers - 1, n_hidden, out, 1)
-        _write_row(out, h, n_layers - 1, p0, t, y, hidden)
+        _matvec(w_out, 0, h, n_layers - 1, n_hidden, out, lanes)
+        _record_step(out, h, n_layers - 1, p0, n_real, t, n_total, lanes, y_buf, h_buf, y,
+                     hidden)
 
 
 @numba.njit(**JIT)
@@ -479,11 +504,11 @@ def simulate(w, lanes, flags, units, layers, readout, x, n_generate, state, y, h
                     for k in range(H):
                         h[layer, b, k * lanes + v] = state[p0 + v, b, layer, k]
                         c[layer, b, k * lanes + v] = state[p0 + v, b, layer, H + k]
-        rows_plain = lanes == 1 and _is_plain_lstm(flags, n_peep)
-        if rows_plain:  # its own loop; the general one below then runs no step
-            _lstm_rows(w_ih, w_hh, b_ih, w_out, b_out, layers, x, n_generate, p0, h, c, pre,
-                       inp, out, y, hidden)
-        for t in range(0 if rows_plain else n_steps + n_generate):
+        plain = _is_plain_lstm(flags, n_peep)
+        if plain:  # its own loop; the general one below then runs no step
+            _lstm_plain_steps(w_ih, w_hh, b_ih, w_out, b_out, layers, x, n_generate, p0,
+                              n_real, lanes, h, c, pre, inp, out, y_buf, h_buf, y, hidden)
+        for t in range(0 if plain else n_steps + n_generate):
             _step_input(x, t, out, inp, lanes)
             for layer in range(n_layers):
                 src, src_layer = (inp, 0) if layer == 0 else (h, layer - 1)
@@ -503,18 +528,8 @@ def simulate(w, lanes, flags, units, layers, readout, x, n_generate, state, y, h
                               lanes, one)
             _start(out, b_out, 0)
             _matvec(w_out, 0, h, n_layers - 1, H, out, lanes)
-            if lanes == 1:  # one genome: its rows run along t, write them in place
-                _write_row(out, h, n_layers - 1, p0, t, y, hidden)
-                continue
-            u = t % STEPS_BUFFERED
-            for b in range(n_batch):
-                for q in range(n_out * lanes):
-                    y_buf[u, b, q] = out[b, q]
-                if keep:
-                    for q in range(hv):
-                        h_buf[u, b * hv + q] = h[n_layers - 1, b, q]
-            if u == STEPS_BUFFERED - 1 or t == n_steps + n_generate - 1:
-                _write_out(y_buf, h_buf, u + 1, t - u, p0, n_real, lanes, y, hidden)
+            _record_step(out, h, n_layers - 1, p0, n_real, t, n_steps + n_generate, lanes,
+                         y_buf, h_buf, y, hidden)
         for layer in range(n_layers):
             for b in range(n_batch):
                 for v in range(n_real):
