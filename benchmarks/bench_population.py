@@ -4,9 +4,19 @@ Workload (../shared/PERFORMANCE.md): P genomes, each an ``nn.LSTM`` cell (I=1, h
 weights N(0, 0.5²)) with a linear readout H→1; the same B sequences of T steps (N(0, 1)) go
 to every genome. Rate: M genome-steps/s = P·B·T / s / 1e6, median of --repeat interleaved
 timings after a warm-up (compile time reported apart). "+h": hidden states are returned
-too (Evolino mode). Slow implementations (the torch loop, evolstm's reference kernel) run
-on a subset of the genomes (rate per genome-step is what is compared). Every peer's
-outputs are checked against evolstm's over the first 100 steps (the systems are chaotic).
+too (Evolino mode).
+
+Ratios are paired: each repeat times a run of evolstm's fast kernel with JAX (the issue's
+yardstick) right after it in even repeats and right before it in odd ones, and, for +h, a
+run of the fast kernel's outputs only on its other side; the other peers follow. "fast /
+impl" is the median over the repeats of each repeat's ratio to that repeat's fast run, with
+the range. The host's speed drifts by tens of percent over seconds (benchmarks/README.md,
+session 11): a ratio of two adjacent runs follows the drift, a ratio of medians taken
+seconds apart does not.
+
+Slow implementations (the torch loop, evolstm's reference kernel) run on a subset of the
+genomes (rate per genome-step is what is compared). Every peer's outputs are checked against
+evolstm's over the first 100 steps (the systems are chaotic).
 
 The run ends with the issue's targets computed from the table: fast / JAX at every point,
 float32 / float64, Evolino mode (+h) against outputs only, and the first call. Numba's own
@@ -214,7 +224,16 @@ IMPLS = {
 PAUSE_S = 0.1
 
 
+FAST = "evolstm fast"
+JAX = "jax vmap scan"
+OUTPUTS_ONLY = "evolstm fast, y"  # the pair partner of the fast kernel's +h runs
+
+
 def bench_point(point, dtype, keep, repeat, rng):
+    """Rows (name, rate, first call s, max |Δy|, genomes, cores, paired ratios) of one point
+    and mode; paired ratios: fast's speed over the impl's, one per repeat (the module
+    docstring), and for +h the fast kernel's +h speed over its y speed (`OUTPUTS_ONLY`).
+    Times are seconds per genome-step while the ratios are formed."""
     n_pop, n_hidden, n_steps, n_batch = point
     pop = Population("lstm", 1, n_hidden, 1, dtype=dtype)
     genomes = rng.normal(0, 0.5, (n_pop, pop.n_params)).astype(dtype)
@@ -223,18 +242,37 @@ def bench_point(point, dtype, keep, repeat, rng):
                IMPLS.items()}
     first, results = {}, {}
     times, cpu = {name: [] for name in IMPLS}, {name: [] for name in IMPLS}  # wall, CPU s
+    paired = {name: [] for name in (*IMPLS, OUTPUTS_ONLY)}
     for name, (fn, _) in IMPLS.items():  # warm-up: compile (or load from the cache)
         start = time.perf_counter()  # the full input: JAX compiles again for a new length
         fn(pop, subsets[name], x, keep)
         first[name] = time.perf_counter() - start
-    for _ in range(repeat):  # interleaved
-        for name, (fn, _) in IMPLS.items():
-            time.sleep(PAUSE_S)
-            start, start_cpu = time.perf_counter(), time.process_time()
-            results[name] = fn(pop, subsets[name], x, keep)
-            times[name].append(time.perf_counter() - start)
+
+    def timed_run(name, mode_keep):
+        """Seconds per genome-step of one timed call (recorded under `name` in its mode)."""
+        fn = IMPLS[name][0]
+        time.sleep(PAUSE_S)
+        start, start_cpu = time.perf_counter(), time.process_time()
+        result = fn(pop, subsets[name], x, mode_keep)
+        elapsed = time.perf_counter() - start
+        if mode_keep == keep:
+            results[name] = result
+            times[name].append(elapsed)
             cpu[name].append(time.process_time() - start_cpu)
-    reference = results["evolstm fast"][0]
+        return elapsed / subsets[name].shape[0]
+
+    around = [(OUTPUTS_ONLY, FAST, False)] if keep else []  # (key, impl, keep) next to fast
+    around.append((JAX, JAX, keep))
+    for r in range(repeat):  # interleaved
+        order = [*around[:-1], (FAST, FAST, keep), around[-1]]  # fast between its partners
+        seconds = {key: timed_run(name, mode_keep)
+                   for key, name, mode_keep in (order if r % 2 == 0 else order[::-1])}
+        for key, _, _ in around:
+            paired[key].append(seconds[key] / seconds[FAST])
+        for name in IMPLS:
+            if name not in (FAST, JAX):
+                paired[name].append(timed_run(name, keep) / seconds[FAST])
+    reference = results[FAST][0]
     rows = []
     for name in IMPLS:
         n_sub = subsets[name].shape[0]
@@ -242,8 +280,16 @@ def bench_point(point, dtype, keep, repeat, rng):
         error = float(np.max(np.abs(results[name][0][:, :, :CHECK_STEPS]
                                     - reference[:n_sub, :, :CHECK_STEPS])))
         cores = float(np.median(np.array(cpu[name]) / np.array(times[name])))
-        rows.append((name, rate, first[name], error, n_sub, cores))
+        rows.append((name, rate, first[name], error, n_sub, cores, paired[name] or [1.0]))
+    if keep:
+        rows.append((OUTPUTS_ONLY, float("nan"), float("nan"), float("nan"), n_pop,
+                     float("nan"), paired[OUTPUTS_ONLY]))
     return rows
+
+
+def spread(ratios) -> str:
+    """'median (min-max)' of paired ratios."""
+    return f"{np.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})"
 
 
 @numba.njit(cache=True)
@@ -259,30 +305,31 @@ def numba_startup() -> float:
 
 
 def print_targets(table: dict, first_fast: float, startup: float) -> None:
-    """The issue's targets from `table` {(dtype, point, mode, impl): (rate, cores)}, cores
-    being the CPU seconds per second of the timed runs."""
-    print("\n## Targets (ratios of this run)")
+    """The issue's targets from `table` {(dtype, point, mode, impl): (rate, cores, paired
+    ratios)}, cores being the CPU seconds per second of the timed runs."""
+    print("\n## Targets (paired ratios of this run: median (range) over the repeats)")
     print("| dtype | P,H,T,B | fast / JAX (y) | fast / JAX (+h) | +h / y (fast) | f32 / f64 (y) "
           "| per core: fast / JAX (y) |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    missing = (float("nan"), float("nan"), [float("nan")])
     for dtype, point in sorted({(d, p) for d, p, _, _ in table}):
-        def rate(mode, impl, dtype=dtype, point=point):
-            return table.get((dtype, point, mode, impl), (float("nan"),) * 2)[0]
-        def per_core(impl, dtype=dtype, point=point):  # outputs-only rate over its cores
-            value, busy = table.get((dtype, point, "y", impl), (float("nan"),) * 2)
-            return value / busy
-        fast, jaxy = rate("y", "evolstm fast"), rate("y", "jax vmap scan")
-        f32_f64 = (fast / rate("y", "evolstm fast", dtype="float64")
+        def entry(mode, impl, dtype=dtype, point=point):
+            return table.get((dtype, point, mode, impl), missing)
+        fast, jaxy = entry("y", FAST), entry("y", JAX)
+        f32_f64 = (fast[0] / entry("y", FAST, dtype="float64")[0]
                    if dtype == "float32" else float("nan"))
-        print(f"| {dtype} | {','.join(map(str, point))} | {fast / jaxy:.2f} "
-              f"| {rate('+h', 'evolstm fast') / rate('+h', 'jax vmap scan'):.2f} "
-              f"| {rate('+h', 'evolstm fast') / fast:.2f} | {f32_f64:.2f} "
-              f"| {per_core('evolstm fast') / per_core('jax vmap scan'):.2f} |")
-    print(f"targets: fast / JAX >= 3 (>= 5 at H=4); +h / y >= 0.85; f32 / f64 in 1.5-2. "
+        per_core = np.median(jaxy[2]) * jaxy[1] / fast[1]  # speed-up over the cores' ratio
+        h_over_y = entry("+h", OUTPUTS_ONLY)[2]  # y's time over +h's: +h's speed over y's
+        print(f"| {dtype} | {','.join(map(str, point))} | {spread(jaxy[2])} "
+              f"| {spread(entry('+h', JAX)[2])} | {spread(h_over_y)} "
+              f"| {f32_f64:.2f} | {per_core:.2f} |")
+    print(f"targets: fast / JAX >= 3 (>= 5 at H=4); +h / y >= 0.85; f32 / f64 in 1.5-2 "
+          f"(a ratio of medians: the dtypes run minutes apart). "
           f"First call of the fast kernels (cache load and one run of the first point): "
           f"{first_fast:.2f} s (target <= 0.5 s), after "
           f"Numba's process start-up of {startup:.2f} s (a trivial cached function). "
-          f"Per core: each rate over the cores its timed runs kept busy (CPU time / wall).")
+          f"Per core: the paired ratio times JAX's cores busy over evolstm's (CPU time / "
+          f"wall of the timed runs).")
 
 
 def flops_per_step(n_hidden: int) -> int:
@@ -307,7 +354,8 @@ def main() -> None:
     for dtype in args.dtype or ("float64", "float32"):
         peak = gemm_peak(dtype)
         print(f"\n## {dtype}: numpy matmul peak {peak:.0f} GFLOP/s")
-        print("| P,H,T,B | mode | impl | M steps/s | % peak | fast / impl | first call s "
+        print("| P,H,T,B | mode | impl | M steps/s | % peak | fast / impl (paired) "
+              "| first call s "
               "| max |Δy| (100 steps) | genomes | cores |")
         print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for point in GRID:
@@ -315,15 +363,16 @@ def main() -> None:
                 point = (point[0], point[1], max(point[2] // 5, CHECK_STEPS), point[3])
             for keep in (False, True):
                 rows = bench_point(point, dtype, keep, repeat, rng)
-                fast_rate = rows[0][1]
                 if first_fast is None:  # the process's first call: the cache load
                     first_fast = rows[0][2]
                 mode = "+h" if keep else "y"
-                for name, rate, first, error, n_sub, busy in rows:
-                    table[dtype, point, mode, name] = (rate, busy)
+                for name, rate, first, error, n_sub, busy, ratios in rows:
+                    table[dtype, point, mode, name] = (rate, busy, ratios)
+                    if name == OUTPUTS_ONLY:
+                        continue
                     share = 100 * rate * 1e6 * flops_per_step(point[1]) / (peak * 1e9)
                     print(f"| {','.join(map(str, point))} | {mode} | {name} "
-                          f"| {rate:.3g} | {share:.1f} | {fast_rate / rate:.2f} | {first:.2f} "
+                          f"| {rate:.3g} | {share:.1f} | {spread(ratios)} | {first:.2f} "
                           f"| {error:.1e} | {n_sub} | {busy:.2f} |", flush=True)
     print_targets(table, first_fast, startup)
 
