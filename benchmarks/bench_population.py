@@ -233,7 +233,7 @@ def bench_point(point, dtype, keep, repeat, rng):
     """Rows (name, rate, first call s, max |Δy|, genomes, cores, paired ratios) of one point
     and mode; paired ratios: fast's speed over the impl's, one per repeat (the module
     docstring), and for +h the fast kernel's +h speed over its y speed (`OUTPUTS_ONLY`).
-    Times are seconds per genome-step while the ratios are formed."""
+    The ratios divide seconds per genome-step, since some peers run a subset of the genomes."""
     n_pop, n_hidden, n_steps, n_batch = point
     pop = Population("lstm", 1, n_hidden, 1, dtype=dtype)
     genomes = rng.normal(0, 0.5, (n_pop, pop.n_params)).astype(dtype)
