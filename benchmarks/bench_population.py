@@ -230,10 +230,11 @@ OUTPUTS_ONLY = "evolstm fast, y"  # the pair partner of the fast kernel's +h run
 
 
 def bench_point(point, dtype, keep, repeat, rng):
-    """Rows (name, rate, first call s, max |Δy|, genomes, cores, paired ratios) of one point
-    and mode; paired ratios: fast's speed over the impl's, one per repeat (the module
-    docstring), and for +h the fast kernel's +h speed over its y speed (`OUTPUTS_ONLY`).
-    The ratios divide seconds per genome-step, since some peers run a subset of the genomes."""
+    """(rows, +h / y) of one point and mode. rows: (name, rate, first call s, max |Δy|,
+    genomes, cores, paired ratios), the paired ratios being fast's speed over the impl's, one
+    per repeat (the module docstring); +h / y: for +h, the fast kernel's +h speed over its y
+    speed, one per repeat (empty for y). The ratios divide seconds per genome-step, since
+    some peers run a subset of the genomes."""
     n_pop, n_hidden, n_steps, n_batch = point
     pop = Population("lstm", 1, n_hidden, 1, dtype=dtype)
     genomes = rng.normal(0, 0.5, (n_pop, pop.n_params)).astype(dtype)
@@ -281,10 +282,7 @@ def bench_point(point, dtype, keep, repeat, rng):
                                     - reference[:n_sub, :, :CHECK_STEPS])))
         cores = float(np.median(np.array(cpu[name]) / np.array(times[name])))
         rows.append((name, rate, first[name], error, n_sub, cores, paired[name] or [1.0]))
-    if keep:
-        rows.append((OUTPUTS_ONLY, float("nan"), float("nan"), float("nan"), n_pop,
-                     float("nan"), paired[OUTPUTS_ONLY]))
-    return rows
+    return rows, paired[OUTPUTS_ONLY]
 
 
 def spread(ratios) -> str:
@@ -304,9 +302,10 @@ def numba_startup() -> float:
     return time.perf_counter() - start
 
 
-def print_targets(table: dict, first_fast: float, startup: float) -> None:
+def print_targets(table: dict, h_over_y: dict, first_fast: float, startup: float) -> None:
     """The issue's targets from `table` {(dtype, point, mode, impl): (rate, cores, paired
-    ratios)}, cores being the CPU seconds per second of the timed runs."""
+    ratios)}, cores being the CPU seconds per second of the timed runs, and `h_over_y`
+    {(dtype, point): the fast kernel's paired +h / y ratios}."""
     print("\n## Targets (paired ratios of this run: median (range) over the repeats)")
     print("| dtype | P,H,T,B | fast / JAX (y) | fast / JAX (+h) | +h / y (fast) | f32 / f64 (y) "
           "| per core: fast / JAX (y) |")
@@ -319,9 +318,9 @@ def print_targets(table: dict, first_fast: float, startup: float) -> None:
         f32_f64 = (fast[0] / entry("y", FAST, dtype="float64")[0]
                    if dtype == "float32" else float("nan"))
         per_core = np.median(jaxy[2]) * jaxy[1] / fast[1]  # speed-up over the cores' ratio
-        h_over_y = entry("+h", OUTPUTS_ONLY)[2]  # y's time over +h's: +h's speed over y's
         print(f"| {dtype} | {','.join(map(str, point))} | {spread(jaxy[2])} "
-              f"| {spread(entry('+h', JAX)[2])} | {spread(h_over_y)} "
+              f"| {spread(entry('+h', JAX)[2])} "
+              f"| {spread(h_over_y.get((dtype, point), [float('nan')]))} "
               f"| {f32_f64:.2f} | {per_core:.2f} |")
     print(f"targets: fast / JAX >= 3 (>= 5 at H=4); +h / y >= 0.85; f32 / f64 in 1.5-2 "
           f"(a ratio of medians: the dtypes run minutes apart). "
@@ -347,7 +346,7 @@ def main() -> None:
     repeat = 1 if args.quick else args.repeat
     rng = np.random.default_rng(0)
     startup = numba_startup()
-    table, first_fast = {}, None
+    table, h_over_y, first_fast = {}, {}, None
     print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}  "
           f"numpy {np.__version__}  torch {torch.__version__}  jax {jax.__version__}  "
           f"threads {THREADS}  repeat {repeat}  numba start-up {startup:.2f} s")
@@ -362,19 +361,19 @@ def main() -> None:
             if args.quick:
                 point = (point[0], point[1], max(point[2] // 5, CHECK_STEPS), point[3])
             for keep in (False, True):
-                rows = bench_point(point, dtype, keep, repeat, rng)
+                rows, ratios_h_y = bench_point(point, dtype, keep, repeat, rng)
                 if first_fast is None:  # the process's first call: the cache load
                     first_fast = rows[0][2]
                 mode = "+h" if keep else "y"
+                if keep:
+                    h_over_y[dtype, point] = ratios_h_y
                 for name, rate, first, error, n_sub, busy, ratios in rows:
                     table[dtype, point, mode, name] = (rate, busy, ratios)
-                    if name == OUTPUTS_ONLY:
-                        continue
                     share = 100 * rate * 1e6 * flops_per_step(point[1]) / (peak * 1e9)
                     print(f"| {','.join(map(str, point))} | {mode} | {name} "
                           f"| {rate:.3g} | {share:.1f} | {spread(ratios)} | {first:.2f} "
                           f"| {error:.1e} | {n_sub} | {busy:.2f} |", flush=True)
-    print_targets(table, first_fast, startup)
+    print_targets(table, h_over_y, first_fast, startup)
 
 
 if __name__ == "__main__":
