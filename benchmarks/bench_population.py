@@ -4,11 +4,14 @@ Workload (../shared/PERFORMANCE.md): P genomes, each an ``nn.LSTM`` cell (I=1, h
 weights N(0, 0.5²)) with a linear readout H→1; the same B sequences of T steps (N(0, 1)) go
 to every genome. Rate: M genome-steps/s = P·B·T / s / 1e6, median of --repeat interleaved
 timings after a warm-up (compile time reported apart). "+h": hidden states are returned
-too (Evolino mode).
+too (Evolino mode); evolstm writes them into one array reused from call to call
+(`Population.run`'s `hidden_out`, as a search can from one generation to the next), and
+the targets also give its +h / y with a new array each call (the OS maps its pages anew).
 
 Ratios are paired: each repeat times a run of evolstm's fast kernel with JAX (the issue's
-yardstick) right after it in even repeats and right before it in odd ones, and, for +h, a
-run of the fast kernel's outputs only on its other side; the other peers follow. "fast /
+yardstick) right after it in even repeats and right before it in odd ones, and, for +h,
+runs of the fast kernel's outputs only and of +h into a new array on its other side; the
+other peers follow. "fast /
 impl" is the median over the repeats of each repeat's ratio to that repeat's fast run, with
 the range. The host's speed drifts by tens of percent over seconds (benchmarks/README.md,
 session 11): a ratio of two adjacent runs follows the drift, a ratio of medians taken
@@ -81,6 +84,20 @@ def stacked_weights(pop: Population, genomes: np.ndarray) -> dict[str, np.ndarra
 
 # -- the implementations: each (genomes, x, keep_hidden) -> (outputs (P, B, T), hidden) ----
 def evolstm_fast(pop, genomes, x, keep):
+    """`Population.run`; for +h into one array per shape, reused from call to call
+    (`hidden_out`), as a search's generations can reuse theirs."""
+    hidden_out = None
+    if keep:
+        shape = (genomes.shape[0], x.shape[0], x.shape[1], pop.n_hidden)
+        if (shape, pop.dtype) not in HIDDEN_BUFFERS:
+            HIDDEN_BUFFERS[shape, pop.dtype] = np.empty(shape, pop.dtype)
+        hidden_out = HIDDEN_BUFFERS[shape, pop.dtype]
+    sim = pop.run(genomes, x, keep_hidden=keep, hidden_out=hidden_out, jobs=THREADS)
+    return sim.outputs[..., 0], sim.hidden
+
+
+def evolstm_fast_fresh(pop, genomes, x, keep):
+    """`Population.run` with a new array for the hidden states at every call."""
     sim = pop.run(genomes, x, keep_hidden=keep, jobs=THREADS)
     return sim.outputs[..., 0], sim.hidden
 
@@ -227,6 +244,8 @@ PAUSE_S = 0.1
 FAST = "evolstm fast"
 JAX = "jax vmap scan"
 OUTPUTS_ONLY = "evolstm fast, y"  # the pair partner of the fast kernel's +h runs
+FRESH_HIDDEN = "evolstm fast, new h array"  # +h into a new array each call, also paired
+HIDDEN_BUFFERS: dict = {}  # evolstm_fast's reused +h arrays, emptied at each point
 
 
 def bench_point(point, dtype, keep, repeat, rng):
@@ -236,6 +255,7 @@ def bench_point(point, dtype, keep, repeat, rng):
     speed, one per repeat (empty for y). The ratios divide seconds per genome-step, since
     some peers run a subset of the genomes."""
     n_pop, n_hidden, n_steps, n_batch = point
+    HIDDEN_BUFFERS.clear()
     pop = Population("lstm", 1, n_hidden, 1, dtype=dtype)
     genomes = rng.normal(0, 0.5, (n_pop, pop.n_params)).astype(dtype)
     x = rng.normal(size=(n_batch, n_steps, 1)).astype(dtype)
@@ -243,32 +263,35 @@ def bench_point(point, dtype, keep, repeat, rng):
                IMPLS.items()}
     first, results = {}, {}
     times, cpu = {name: [] for name in IMPLS}, {name: [] for name in IMPLS}  # wall, CPU s
-    paired = {name: [] for name in (*IMPLS, OUTPUTS_ONLY)}
+    paired = {name: [] for name in (*IMPLS, OUTPUTS_ONLY, FRESH_HIDDEN)}
     for name, (fn, _) in IMPLS.items():  # warm-up: compile (or load from the cache)
         start = time.perf_counter()  # the full input: JAX compiles again for a new length
         fn(pop, subsets[name], x, keep)
         first[name] = time.perf_counter() - start
 
-    def timed_run(name, mode_keep):
-        """Seconds per genome-step of one timed call (recorded under `name` in its mode)."""
-        fn = IMPLS[name][0]
+    def timed_run(name, mode_keep, fn=None):
+        """Seconds per genome-step of one timed call of `fn` (default: the impl `name`'s),
+        recorded under `name` in its mode."""
+        fn = fn or IMPLS[name][0]
         time.sleep(PAUSE_S)
         start, start_cpu = time.perf_counter(), time.process_time()
         result = fn(pop, subsets[name], x, mode_keep)
         elapsed = time.perf_counter() - start
-        if mode_keep == keep:
+        if mode_keep == keep and fn is IMPLS[name][0]:
             results[name] = result
             times[name].append(elapsed)
             cpu[name].append(time.process_time() - start_cpu)
         return elapsed / subsets[name].shape[0]
 
-    around = [(OUTPUTS_ONLY, FAST, False)] if keep else []  # (key, impl, keep) next to fast
-    around.append((JAX, JAX, keep))
+    around = []  # (key, impl, keep, function) timed next to the fast kernel
+    if keep:
+        around = [(FRESH_HIDDEN, FAST, True, evolstm_fast_fresh), (OUTPUTS_ONLY, FAST, False, None)]
+    around.append((JAX, JAX, keep, None))
     for r in range(repeat):  # interleaved
-        order = [*around[:-1], (FAST, FAST, keep), around[-1]]  # fast between its partners
-        seconds = {key: timed_run(name, mode_keep)
-                   for key, name, mode_keep in (order if r % 2 == 0 else order[::-1])}
-        for key, _, _ in around:
+        order = [*around[:-1], (FAST, FAST, keep, None), around[-1]]  # fast beside JAX
+        seconds = {key: timed_run(name, mode_keep, fn)
+                   for key, name, mode_keep, fn in (order if r % 2 == 0 else order[::-1])}
+        for key, *_ in around:
             paired[key].append(seconds[key] / seconds[FAST])
         for name in IMPLS:
             if name not in (FAST, JAX):
@@ -282,7 +305,10 @@ def bench_point(point, dtype, keep, repeat, rng):
                                     - reference[:n_sub, :, :CHECK_STEPS])))
         cores = float(np.median(np.array(cpu[name]) / np.array(times[name])))
         rows.append((name, rate, first[name], error, n_sub, cores, paired[name] or [1.0]))
-    return rows, paired[OUTPUTS_ONLY]
+    h_over_y = {"reused": paired[OUTPUTS_ONLY],
+                "new": [y / new for y, new in zip(paired[OUTPUTS_ONLY], paired[FRESH_HIDDEN],
+                                                  strict=True)]}
+    return rows, h_over_y
 
 
 def spread(ratios) -> str:
@@ -305,11 +331,13 @@ def numba_startup() -> float:
 def print_targets(table: dict, h_over_y: dict, first_fast: float, startup: float) -> None:
     """The issue's targets from `table` {(dtype, point, mode, impl): (rate, cores, paired
     ratios)}, cores being the CPU seconds per second of the timed runs, and `h_over_y`
-    {(dtype, point): the fast kernel's paired +h / y ratios}."""
+    {(dtype, point): {"reused" | "new": the fast kernel's paired +h / y ratios, the hidden
+    states going to a reused array or to a new one}}."""
     print("\n## Targets (paired ratios of this run: median (range) over the repeats)")
-    print("| dtype | P,H,T,B | fast / JAX (y) | fast / JAX (+h) | +h / y (fast) | f32 / f64 (y) "
-          "| per core: fast / JAX (y) |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    print("| dtype | P,H,T,B | fast / JAX (y) | fast / JAX (+h) | +h / y (fast) "
+          "| +h / y, new h array | f32 / f64 (y) | per core: fast / JAX (y) |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    no_ratios = {"reused": [float("nan")], "new": [float("nan")]}
     missing = (float("nan"), float("nan"), [float("nan")])
     for dtype, point in sorted({(d, p) for d, p, _, _ in table}):
         def entry(mode, impl, dtype=dtype, point=point):
@@ -320,9 +348,12 @@ def print_targets(table: dict, h_over_y: dict, first_fast: float, startup: float
         per_core = np.median(jaxy[2]) * jaxy[1] / fast[1]  # speed-up over the cores' ratio
         print(f"| {dtype} | {','.join(map(str, point))} | {spread(jaxy[2])} "
               f"| {spread(entry('+h', JAX)[2])} "
-              f"| {spread(h_over_y.get((dtype, point), [float('nan')]))} "
+              f"| {spread(h_over_y.get((dtype, point), no_ratios)['reused'])} "
+              f"| {spread(h_over_y.get((dtype, point), no_ratios)['new'])} "
               f"| {f32_f64:.2f} | {per_core:.2f} |")
-    print(f"targets: fast / JAX >= 3 (>= 5 at H=4); +h / y >= 0.85; f32 / f64 in 1.5-2 "
+    print(f"targets: fast / JAX >= 3 (>= 5 at H=4); +h / y >= 0.85 (+h into one array reused "
+          f"from call to call, `hidden_out`; beside it into a new array each call); "
+          f"f32 / f64 in 1.5-2 "
           f"(a ratio of medians: the dtypes run minutes apart). "
           f"First call of the fast kernels (cache load and one run of the first point): "
           f"{first_fast:.2f} s (target <= 0.5 s), after "

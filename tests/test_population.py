@@ -155,6 +155,25 @@ def test_lstm_states_are_the_hidden_sequence(rng):
     assert np.allclose(cell.predict(x), readout, rtol=0, atol=1e-12)
 
 
+# lstm H = 4: genomes in SIMD lanes; H = 24: one genome per block; fgr: the reference kernel.
+@pytest.mark.parametrize(("variant", "n_hidden", "dtype"),
+                         [("lstm", 4, "float32"), ("lstm", 24, "float64"), ("fgr", 3, "float64")])
+def test_hidden_out_receives_the_same_bits_call_after_call(variant, n_hidden, dtype, rng):
+    pop = evolstm.Population(variant, n_in=1, n_hidden=n_hidden, n_out=1, dtype=dtype)
+    buffer = np.full((40, 2, 15 + 5, n_hidden), np.nan, dtype)  # 5 closed-loop steps
+    for _ in range(2):  # the second call writes over the first one's states
+        genomes, x = genomes_and_inputs(pop, rng, n_genomes=40, n_batch=2, n_steps=15)
+        fresh = pop.run(genomes, x, n_generate=5, keep_hidden=True, jobs=2)
+
+        reused = pop.run(genomes, x, n_generate=5, hidden_out=buffer, jobs=2)
+
+        assert reused.hidden is buffer
+        assert np.array_equal(reused.hidden, fresh.hidden)
+        assert np.array_equal(reused.outputs, fresh.outputs)
+    assert pop.states(genomes, x[:, :10], out=buffer[:, :, :10].copy()).shape == (40, 2, 10,
+                                                                                  n_hidden)
+
+
 @pytest.mark.parametrize(
     "call",
     [
@@ -165,6 +184,14 @@ def test_lstm_states_are_the_hidden_sequence(rng):
         lambda: POP.unflatten(np.zeros(POP.n_params - 1)),
         lambda: evolstm.Population("lstm", 1, 0, 1),
         lambda: evolstm.Population("lstm", 1, 2, 1, dtype="float16"),
+        lambda: POP.states(np.zeros((2, POP.n_params)), np.zeros((1, 3, 2)),
+                           out=np.zeros((2, 1, 3, 5))),  # H is 6
+        lambda: POP.states(np.zeros((2, POP.n_params)), np.zeros((1, 3, 2)),
+                           out=np.zeros((2, 1, 3, 6), np.float32)),
+        lambda: POP.states(np.zeros((2, POP.n_params)), np.zeros((1, 3, 2)),
+                           out=np.zeros((2, 1, 6, 3)).transpose(0, 1, 3, 2)),
+        lambda: POP.states(np.zeros((2, POP.n_params)), np.zeros((1, 3, 2)),
+                           out=[[[[0.0] * 6] * 3]] * 2),
     ],
 )
 def test_bad_arguments_raise_evolstm_error(call):
