@@ -10,8 +10,8 @@ the targets also give its +h / y with a new array each call (the OS maps its pag
 
 Ratios are paired: each repeat times a run of evolstm's fast kernel with JAX (the issue's
 yardstick) right after it in even repeats and right before it in odd ones, and, for +h,
-runs of the fast kernel's outputs only and of +h into a new array on its other side; the
-other peers follow. "fast /
+runs of the fast kernel's outputs only and of +h into a new array on its other side, and,
+for float32 outputs only, a float64 run of the same genomes; the other peers follow. "fast /
 impl" is the median over the repeats of each repeat's ratio to that repeat's fast run, with
 the range. The host's speed drifts by tens of percent over seconds (benchmarks/README.md,
 session 11): a ratio of two adjacent runs follows the drift, a ratio of medians taken
@@ -100,6 +100,12 @@ def evolstm_fast_fresh(pop, genomes, x, keep):
     """`Population.run` with a new array for the hidden states at every call."""
     sim = pop.run(genomes, x, keep_hidden=keep, jobs=THREADS)
     return sim.outputs[..., 0], sim.hidden
+
+
+def evolstm_fast_float64(pop, genomes, x, keep):
+    """`evolstm_fast` on the same genomes and inputs in float64 (float32's paired partner)."""
+    wide = Population("lstm", pop.n_in, pop.n_hidden, pop.n_out, dtype="float64")
+    return evolstm_fast(wide, genomes.astype(np.float64), x.astype(np.float64), keep)
 
 
 def evolstm_reference(pop, genomes, x, keep):
@@ -245,15 +251,17 @@ FAST = "evolstm fast"
 JAX = "jax vmap scan"
 OUTPUTS_ONLY = "evolstm fast, y"  # the pair partner of the fast kernel's +h runs
 FRESH_HIDDEN = "evolstm fast, new h array"  # +h into a new array each call, also paired
+AS_FLOAT64 = "evolstm fast, float64"  # float32's y runs are paired with float64's too
 HIDDEN_BUFFERS: dict = {}  # evolstm_fast's reused +h arrays, emptied at each point
 
 
 def bench_point(point, dtype, keep, repeat, rng):
-    """(rows, +h / y) of one point and mode. rows: (name, rate, first call s, max |Δy|,
+    """(rows, own) of one point and mode. rows: (name, rate, first call s, max |Δy|,
     genomes, cores, paired ratios), the paired ratios being fast's speed over the impl's, one
-    per repeat (the module docstring); +h / y: for +h, the fast kernel's +h speed over its y
-    speed, one per repeat (empty for y). The ratios divide seconds per genome-step, since
-    some peers run a subset of the genomes."""
+    per repeat (the module docstring); own: the fast kernel's paired ratios to itself, one
+    per repeat: for +h, "+h / y" (its +h speed, reused array, over its y speed) and
+    "+h / y new" (+h into a new array each call); for float32 y, "f32 / f64". The ratios
+    divide seconds per genome-step, since some peers run a subset of the genomes."""
     n_pop, n_hidden, n_steps, n_batch = point
     HIDDEN_BUFFERS.clear()
     pop = Population("lstm", 1, n_hidden, 1, dtype=dtype)
@@ -263,11 +271,20 @@ def bench_point(point, dtype, keep, repeat, rng):
                IMPLS.items()}
     first, results = {}, {}
     times, cpu = {name: [] for name in IMPLS}, {name: [] for name in IMPLS}  # wall, CPU s
-    paired = {name: [] for name in (*IMPLS, OUTPUTS_ONLY, FRESH_HIDDEN)}
+    paired = {name: [] for name in (*IMPLS, OUTPUTS_ONLY, FRESH_HIDDEN, AS_FLOAT64)}
+    around = []  # (key, impl, keep, function) timed next to the fast kernel
+    if keep:
+        around = [(FRESH_HIDDEN, FAST, True, evolstm_fast_fresh),
+                  (OUTPUTS_ONLY, FAST, False, None)]
+    elif dtype == "float32":
+        around = [(AS_FLOAT64, FAST, False, evolstm_fast_float64)]
+    around.append((JAX, JAX, keep, None))
     for name, (fn, _) in IMPLS.items():  # warm-up: compile (or load from the cache)
         start = time.perf_counter()  # the full input: JAX compiles again for a new length
         fn(pop, subsets[name], x, keep)
         first[name] = time.perf_counter() - start
+    for _, name, mode_keep, fn in around:
+        (fn or IMPLS[name][0])(pop, subsets[name], x, mode_keep)
 
     def timed_run(name, mode_keep, fn=None):
         """Seconds per genome-step of one timed call of `fn` (default: the impl `name`'s),
@@ -283,10 +300,6 @@ def bench_point(point, dtype, keep, repeat, rng):
             cpu[name].append(time.process_time() - start_cpu)
         return elapsed / subsets[name].shape[0]
 
-    around = []  # (key, impl, keep, function) timed next to the fast kernel
-    if keep:
-        around = [(FRESH_HIDDEN, FAST, True, evolstm_fast_fresh), (OUTPUTS_ONLY, FAST, False, None)]
-    around.append((JAX, JAX, keep, None))
     for r in range(repeat):  # interleaved
         order = [*around[:-1], (FAST, FAST, keep, None), around[-1]]  # fast beside JAX
         seconds = {key: timed_run(name, mode_keep, fn)
@@ -305,10 +318,14 @@ def bench_point(point, dtype, keep, repeat, rng):
                                     - reference[:n_sub, :, :CHECK_STEPS])))
         cores = float(np.median(np.array(cpu[name]) / np.array(times[name])))
         rows.append((name, rate, first[name], error, n_sub, cores, paired[name] or [1.0]))
-    h_over_y = {"reused": paired[OUTPUTS_ONLY],
-                "new": [y / new for y, new in zip(paired[OUTPUTS_ONLY], paired[FRESH_HIDDEN],
-                                                  strict=True)]}
-    return rows, h_over_y
+    own = {}
+    if keep:
+        own["+h / y"] = paired[OUTPUTS_ONLY]
+        own["+h / y new"] = [y / new for y, new in
+                             zip(paired[OUTPUTS_ONLY], paired[FRESH_HIDDEN], strict=True)]
+    elif dtype == "float32":
+        own["f32 / f64"] = paired[AS_FLOAT64]
+    return rows, own
 
 
 def spread(ratios) -> str:
@@ -328,33 +345,29 @@ def numba_startup() -> float:
     return time.perf_counter() - start
 
 
-def print_targets(table: dict, h_over_y: dict, first_fast: float, startup: float) -> None:
+def print_targets(table: dict, own: dict, first_fast: float, startup: float) -> None:
     """The issue's targets from `table` {(dtype, point, mode, impl): (rate, cores, paired
-    ratios)}, cores being the CPU seconds per second of the timed runs, and `h_over_y`
-    {(dtype, point): {"reused" | "new": the fast kernel's paired +h / y ratios, the hidden
-    states going to a reused array or to a new one}}."""
+    ratios)}, cores being the CPU seconds per second of the timed runs, and `own`
+    {(dtype, point): the fast kernel's paired ratios to itself (`bench_point`)}."""
     print("\n## Targets (paired ratios of this run: median (range) over the repeats)")
     print("| dtype | P,H,T,B | fast / JAX (y) | fast / JAX (+h) | +h / y (fast) "
           "| +h / y, new h array | f32 / f64 (y) | per core: fast / JAX (y) |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    no_ratios = {"reused": [float("nan")], "new": [float("nan")]}
     missing = (float("nan"), float("nan"), [float("nan")])
     for dtype, point in sorted({(d, p) for d, p, _, _ in table}):
         def entry(mode, impl, dtype=dtype, point=point):
             return table.get((dtype, point, mode, impl), missing)
         fast, jaxy = entry("y", FAST), entry("y", JAX)
-        f32_f64 = (fast[0] / entry("y", FAST, dtype="float64")[0]
-                   if dtype == "float32" else float("nan"))
+        ratios = own.get((dtype, point), {})
         per_core = np.median(jaxy[2]) * jaxy[1] / fast[1]  # speed-up over the cores' ratio
         print(f"| {dtype} | {','.join(map(str, point))} | {spread(jaxy[2])} "
               f"| {spread(entry('+h', JAX)[2])} "
-              f"| {spread(h_over_y.get((dtype, point), no_ratios)['reused'])} "
-              f"| {spread(h_over_y.get((dtype, point), no_ratios)['new'])} "
-              f"| {f32_f64:.2f} | {per_core:.2f} |")
+              + "".join(f"| {spread(ratios.get(key, [float('nan')]))} "
+                        for key in ("+h / y", "+h / y new", "f32 / f64"))
+              + f"| {per_core:.2f} |")
     print(f"targets: fast / JAX >= 3 (>= 5 at H=4); +h / y >= 0.85 (+h into one array reused "
           f"from call to call, `hidden_out`; beside it into a new array each call); "
-          f"f32 / f64 in 1.5-2 "
-          f"(a ratio of medians: the dtypes run minutes apart). "
+          f"f32 / f64 in 1.5-2 (paired: float64 runs beside float32's y runs). "
           f"First call of the fast kernels (cache load and one run of the first point): "
           f"{first_fast:.2f} s (target <= 0.5 s), after "
           f"Numba's process start-up of {startup:.2f} s (a trivial cached function). "
@@ -377,7 +390,7 @@ def main() -> None:
     repeat = 1 if args.quick else args.repeat
     rng = np.random.default_rng(0)
     startup = numba_startup()
-    table, h_over_y, first_fast = {}, {}, None
+    table, own, first_fast = {}, {}, None
     print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}  "
           f"numpy {np.__version__}  torch {torch.__version__}  jax {jax.__version__}  "
           f"threads {THREADS}  repeat {repeat}  numba start-up {startup:.2f} s")
@@ -392,19 +405,18 @@ def main() -> None:
             if args.quick:
                 point = (point[0], point[1], max(point[2] // 5, CHECK_STEPS), point[3])
             for keep in (False, True):
-                rows, ratios_h_y = bench_point(point, dtype, keep, repeat, rng)
+                rows, own_ratios = bench_point(point, dtype, keep, repeat, rng)
                 if first_fast is None:  # the process's first call: the cache load
                     first_fast = rows[0][2]
                 mode = "+h" if keep else "y"
-                if keep:
-                    h_over_y[dtype, point] = ratios_h_y
+                own.setdefault((dtype, point), {}).update(own_ratios)
                 for name, rate, first, error, n_sub, busy, ratios in rows:
                     table[dtype, point, mode, name] = (rate, busy, ratios)
                     share = 100 * rate * 1e6 * flops_per_step(point[1]) / (peak * 1e9)
                     print(f"| {','.join(map(str, point))} | {mode} | {name} "
                           f"| {rate:.3g} | {share:.1f} | {spread(ratios)} | {first:.2f} "
                           f"| {error:.1e} | {n_sub} | {busy:.2f} |", flush=True)
-    print_targets(table, h_over_y, first_fast, startup)
+    print_targets(table, own, first_fast, startup)
 
 
 if __name__ == "__main__":
