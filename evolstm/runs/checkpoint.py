@@ -21,6 +21,7 @@ import numpy as np
 from evolstm.errors import RunDirError
 
 FILE = "state.npz"
+EXTRA = "extra_"
 VERSION = 1
 
 
@@ -31,7 +32,8 @@ class Checkpoint:
     fitness: flat float64 log of every evaluated fitness, generation after generation;
     counts: (G,) population size of each generation; fingerprints: (G,) uint64 of each
     generation's asked genomes; best_genome: (n_params,) as scored (readout included);
-    best_fitness, evaluations, elapsed_s (wall time so far), solved.
+    best_fitness, evaluations, elapsed_s (wall time so far), solved; extra: arrays a
+    search keeps beyond these (the cell search's cache), stored as ``extra_<name>``.
     """
 
     fitness: np.ndarray
@@ -42,6 +44,7 @@ class Checkpoint:
     evaluations: int
     elapsed_s: float
     solved: bool
+    extra: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
     @property
     def generations(self) -> int:
@@ -52,6 +55,11 @@ def fingerprint(genomes: np.ndarray) -> int:
     """A 64-bit digest of a (P, n) float64 population."""
     digest = hashlib.blake2b(np.ascontiguousarray(genomes, np.float64).tobytes(), digest_size=8)
     return int.from_bytes(digest.digest(), "little")
+
+
+def exists(directory: Path) -> bool:
+    """Whether a checkpoint was written (a run killed before its first has none)."""
+    return (directory / FILE).is_file()
 
 
 def save(directory: Path, checkpoint: Checkpoint) -> None:
@@ -73,6 +81,7 @@ def save(directory: Path, checkpoint: Checkpoint) -> None:
             counts=checkpoint.counts,
             fingerprints=checkpoint.fingerprints,
             best_genome=checkpoint.best_genome,
+            **{EXTRA + name: value for name, value in checkpoint.extra.items()},
         )
         handle.flush()
         os.fsync(handle.fileno())
@@ -99,6 +108,10 @@ def load(directory: Path) -> Checkpoint:
             evaluations=int(meta["evaluations"]),
             elapsed_s=float(meta["elapsed_s"]),
             solved=bool(meta["solved"]),
+            extra={
+                name[len(EXTRA) :]: value for name, value in data.items()
+                if name.startswith(EXTRA)
+            },
         )
     except RunDirError:
         raise
