@@ -1,4 +1,4 @@
-"""The ``evolstm`` command line: search, resume, eval, predict, plot, list.
+"""The ``evolstm`` command line: search, resume, eval, predict, plot, show, list.
 
 Exit status: 0 on success, 2 for a usage, config or input error (one line on stderr),
 1 for a failure at run time, 130 when interrupted (the run can be resumed).
@@ -63,8 +63,13 @@ def _parser() -> argparse.ArgumentParser:
     plot.add_argument("run_dirs", type=Path, nargs="+")
     plot.add_argument("--out", type=Path)
 
+    show = commands.add_parser("show", help="a cell's equations (and sizes, for a file)")
+    show.add_argument("cell", help="CELL.npz, RUN_DIR or a variant name")
+    show.add_argument("--json", action="store_true")
+
     listing = commands.add_parser("list", help="list cells, tasks or algorithms")
     listing.add_argument("what", nargs="?", choices=("cells", "tasks", "algorithms"))
+    listing.add_argument("--equations", action="store_true", help="each cell's equations")
     return parser
 
 
@@ -170,13 +175,55 @@ def _plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _show(args: argparse.Namespace) -> int:
+    from evolstm import cells
+    from evolstm.cells.equations import equations
+    from evolstm.runs import evaluate
+
+    path, sizes = Path(args.cell), ""
+    result: dict[str, Any] = {}
+    if path.exists():
+        cell, _ = evaluate.open_cell(path)
+        population = cell.population
+        topo, variant = getattr(population, "topology", None), population.variant
+        if not isinstance(topo, cells.Topology):
+            raise EvolstmError(f"{path}: not a topology cell; equations describe topologies")
+        result["cell"] = {name: getattr(population, name)
+                          for name in ("n_in", "n_hidden", "n_out", "layers", "n_params")}
+        sizes = (f"sizes: n_in={population.n_in} n_hidden={population.n_hidden} "
+                 f"n_out={population.n_out} layers={population.layers} "
+                 f"dtype={population.dtype}; {population.n_params} parameters")
+    elif args.cell in cells.names():
+        topo, variant = cells.resolve(args.cell), args.cell
+    else:
+        raise EvolstmError(f"{args.cell}: not a cell file, run directory or cell variant "
+                           f"(variants: {' '.join(cells.names())})")
+    text = equations(topo)
+    if args.json:
+        print(json.dumps({"topology": topo.to_dict(), "variant": variant, "equations": text,
+                          **result}))
+        return 0
+    for line in (f"variant: {variant}" if variant else "", sizes, text):
+        if line:
+            print(line)
+    return 0
+
+
 def _list(args: argparse.Namespace) -> int:
     from evolstm import algorithms, cells, tasks
 
+    if args.equations and args.what not in (None, "cells"):
+        raise EvolstmError("--equations: applies to cells")
     groups = {"cells": cells.names(), "tasks": tasks.names(), "algorithms": algorithms.names()}
     for what, names in groups.items():
-        if args.what in (None, what):
+        if args.what in (None, what) and not (args.equations and what == "cells"):
             print(f"{what}: {' '.join(names)}")
+    if args.equations:
+        from evolstm.cells.equations import equations
+
+        for name in cells.names():
+            print(f"\n{name}:\n" + "\n".join(
+                f"  {line}" for line in equations(cells.resolve(name)).splitlines()))
     return 0
 
 
@@ -190,6 +237,7 @@ _COMMANDS = {
     "eval": _eval,
     "predict": _predict,
     "plot": _plot,
+    "show": _show,
     "list": _list,
 }
 

@@ -1,5 +1,7 @@
 """Plots of run directories: fitness against evaluations, and what the best cell does.
 
+Architecture searches and studies of cells are drawn by `evolstm.plot_archsearch`.
+
 Like pycma's ``cma.plot()``, a plot reads the run directory after the fact (or during the
 run: history.csv is flushed every generation).
 """
@@ -18,7 +20,15 @@ MAX_BEHAVIOUR_PANELS = 4
 
 
 def plot_runs(run_dirs: list[Path], out: Path) -> Path:
-    """Draw the history of every run (overlaid) and each run's best cell on its task."""
+    """Draw the history of every run (overlaid) and each run's best cell on its task.
+
+    Architecture-search runs (``candidates.csv``) and studies (``tested.csv``) get their own
+    panels (`evolstm.plot_archsearch`).
+    """
+    from evolstm import plot_archsearch
+
+    if plot_archsearch.handles(run_dirs):
+        return plot_archsearch.plot_search_runs(run_dirs, out)
     import matplotlib
 
     matplotlib.use("Agg")
