@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from evolstm import __version__
 from evolstm.errors import EvolstmError
 
 BACKENDS = ("loky", "threading", "dask", "sequential")
@@ -25,6 +26,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="evolstm", description="Neuroevolution of LSTM cells.")
+    parser.add_argument("--version", action="version", version=f"evolstm {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     search = commands.add_parser("search", help="run a search from a TOML config")
