@@ -77,7 +77,8 @@ def read_candidates(run_dir: Path) -> list[Candidate]:
 def read_tested(run_dir: Path) -> tuple[str, dict[str, list[float]]]:
     """The headline metric of ``run_dir/tested.csv`` and its values by cell label.
 
-    The metric is summary.json's ``"metric"``, else the file's first metric. A cell's label
+    The metric is summary.json's ``"metric"`` when the file has it, else the file's first
+    metric. A cell's label
     is its variant name, or ``#<candidate>`` for a searched cell. Labels come in the cell
     registry's order, then by candidate number; non-finite values are dropped.
     """
@@ -87,7 +88,9 @@ def read_tested(run_dir: Path) -> tuple[str, dict[str, list[float]]]:
     rows = _read_csv(path)
     if not rows:
         raise RunDirError(f"{path}: no rows")
-    metric = _summary(run_dir).get("metric") or rows[0].get("metric")
+    metrics = [row.get("metric") for row in rows]
+    metric = _summary(run_dir).get("metric")
+    metric = metric if metric in metrics else metrics[0]
     values: dict[str, list[float]] = {}
     order: dict[str, tuple[int, int]] = {}
     registry = {name: rank for rank, name in enumerate(names())}
