@@ -173,17 +173,11 @@ def _draw_inputs(d: _Drawing, units: tuple[Unit, ...], x_of: dict[str, float],
     return notes
 
 
-def _draw_readout(d: _Drawing, topo: Topology, source: str, x: float) -> None:
-    """h_t -> y_t on the right: a linear readout box, or the output units' note."""
-    if topo.readout == "units":
-        d.point("y_units", x - 0.75, ROW_Y)
-        d.arrow("n", "y_units", dashed=True)
-        d.text(x - 0.65, ROW_Y, "$y_t$ = $a_t$ of\nthe last O\nunits (pre-\nactivation)",
-               fontsize=8, ha="left")
-        return
-    d.box("readout", x, 4.4, "$W_{out}$", "$+\\ b_{out}$", READOUT_COLOR, width=1.0)
-    d.point("y", x, 3.2)
-    d.text(x, 3.05, "$y_t$", va="top")
+def _draw_readout(d: _Drawing, source: str, x: float, box_y: float) -> None:
+    """h_t -> the linear readout box at (x, box_y) -> y_t under it."""
+    d.box("readout", x, box_y, "$W_{out}$", r"$+\ b_{out}$", READOUT_COLOR, width=1.0)
+    d.point("y", x, box_y - 1.2)
+    d.text(x + 0.12, box_y - 1.2, "$y_t$", ha="left")
     d.arrow(source, "readout")
     d.arrow("readout", "y")
 
@@ -260,7 +254,7 @@ def _draw_lstm(topo: Topology, d: _Drawing) -> None:
         d.point("o_absent", 8.4, ROW_Y)
         d.arrow("act", "o_absent", head=False)
         d.arrow("o_absent", "h", head=False)
-    _draw_readout_below(d, topo)
+    _draw_readout(d, "h", 9.6, box_y=1.75)
 
     # peepholes, dashed: c_{t-1} into i and f, c_t into o
     for gate in topo.peephole_gates():
@@ -286,16 +280,6 @@ def _draw_lstm(topo: Topology, d: _Drawing) -> None:
     _caption(d, topo, extra)
 
 
-def _draw_readout_below(d: _Drawing, topo: Topology) -> None:
-    """LSTM family: the readout under h_t, beside the end of the input lines."""
-    x = 9.6
-    d.box("readout", x, 1.75, "$W_{out}$", "$+\\ b_{out}$", READOUT_COLOR, width=1.0)
-    d.point("y", x, 0.55)
-    d.text(x + 0.12, 0.55, "$y_t$", ha="left")
-    d.arrow("h", "readout")
-    d.arrow("readout", "y")
-
-
 # -- GRU family ---------------------------------------------------------------------------
 
 
@@ -315,8 +299,8 @@ def _draw_gru(topo: Topology, d: _Drawing) -> None:
         reset_node = "times_r"
         d.node("times_r", x_of["n"] + 0.2, 1.85, "×")
         d.arrow("r", "times_r")
-        where = ("$r \\odot (W_{hn} h + b_{hn})$" if topo.reset_after
-                 else "$W_{hn} (r \\odot h)$")
+        where = (r"$r \odot (W_{hn} h + b_{hn})$" if topo.reset_after
+                 else r"$W_{hn} (r \odot h)$")
         d.text(x_of["n"] + 0.5, 1.85, where, fontsize=8, ha="left")
         extra.append("reset after the product" if topo.reset_after
                      else "reset before the product")
@@ -360,7 +344,12 @@ def _draw_gru(topo: Topology, d: _Drawing) -> None:
         d.arrow("n", "n_up", head=False)
         d.arrow("n_up", "h_next", head=topo.readout == "units")
         extra.append("no update gate: $h_t = n$")
-    _draw_readout(d, topo, "h_next", 9.6)
     if topo.readout == "units":
+        d.point("y_units", 8.85, ROW_Y)
+        d.arrow("n", "y_units", dashed=True)
+        d.text(8.95, ROW_Y, "$y_t$ = $a_t$ of\nthe last O\nunits (pre-\nactivation)",
+               fontsize=8, ha="left")
         extra.append("output units, no readout weights")
+    else:
+        _draw_readout(d, "h_next", 9.6, box_y=4.4)
     _caption(d, topo, extra)
