@@ -1,8 +1,11 @@
-"""Cells: the topology space, named variants, genome layout, simulators and cell files."""
+"""Cells: the topology space, named variants, cell graphs, genome layout, simulators and cell
+files."""
 
 from pathlib import Path
 
 from evolstm.cells import jitcache
+from evolstm.cells.graph import Graph
+from evolstm.cells.graph import cell_graph as graph
 from evolstm.cells.layout import Layout
 from evolstm.cells.population import Population, Simulation
 from evolstm.cells.topology import Topology
@@ -11,4 +14,7 @@ from evolstm.cells.variants import names, resolve, topology
 # Numba loads a cached kernel at its first call, never at import: refreshing here is in time.
 jitcache.refresh(Path(__file__).resolve().parent.parent)
 
-__all__ = ["Layout", "Population", "Simulation", "Topology", "names", "resolve", "topology"]
+__all__ = [
+    "Graph", "Layout", "Population", "Simulation", "Topology", "graph", "names", "resolve",
+    "topology",
+]

@@ -81,59 +81,11 @@ class Block:
         return math.prod(self.shape)
 
 
-@dataclasses.dataclass(frozen=True)
-class Layout:
-    """Sizes and block positions of a stacked cell with a linear readout."""
+class BlockLayout:
+    """What every genome layout offers once its `blocks` are known (`Layout` for topologies,
+    `evolstm.cells.graph.layout.GraphLayout` for cell graphs): names, sizes, conversion."""
 
-    topology: Topology
-    n_in: int
-    n_hidden: int
-    n_out: int
-    layers: int = 1
-
-    def __post_init__(self) -> None:
-        for name in ("n_in", "n_hidden", "n_out", "layers"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                raise EvolstmError(f"{name}: must be a positive integer, got {value!r}")
-        if self.topology.readout == "units" and self.n_out > self.n_hidden:
-            raise EvolstmError(
-                f"readout 'units': {self.n_out} outputs need at least as many hidden units, "
-                f"got {self.n_hidden}"
-            )
-
-    @cached_property
-    def blocks(self) -> tuple[Block, ...]:
-        """Every array of the genome, in genome order."""
-        topo, hidden = self.topology, self.n_hidden
-        units = topo.units()
-        n_x = sum(unit.x_mode == "linear" for unit in units)
-        n_h = sum(unit.h_mode != "none" for unit in units)
-        n_g = len(topo.recurrent_gates())
-        blocks: list[Block] = []
-        offset = 0
-
-        def add(name: str, shape: tuple[int, ...]) -> None:
-            nonlocal offset
-            block = Block(name, shape, offset)
-            if block.size:
-                blocks.append(block)
-                offset += block.size
-
-        for k in range(self.layers):
-            width = self.n_in if k == 0 else hidden
-            add(f"weight_ih_l{k}", (n_x * hidden, width))
-            add(f"weight_hh_l{k}", (n_h * hidden, hidden))
-            if topo.bias:
-                add(f"bias_ih_l{k}", (n_x * hidden,))
-                add(f"bias_hh_l{k}", (n_h * hidden,))
-            for gate in topo.peephole_gates():
-                add(f"peephole_{gate}_l{k}", (hidden,))
-            add(f"weight_gg_l{k}", (n_g * hidden, n_g * hidden))
-        if topo.readout == "linear":
-            add("readout_weight", (self.n_out, hidden))
-            add("readout_bias", (self.n_out,))
-        return tuple(blocks)
+    blocks: tuple[Block, ...]
 
     @cached_property
     def by_name(self) -> dict[str, Block]:
@@ -200,6 +152,61 @@ class Layout:
             if key in by_block:
                 scales[block.offset : block.offset + block.size] = float(by_block[key])
         return scales
+
+
+@dataclasses.dataclass(frozen=True)
+class Layout(BlockLayout):
+    """Sizes and block positions of a stacked cell with a linear readout."""
+
+    topology: Topology
+    n_in: int
+    n_hidden: int
+    n_out: int
+    layers: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("n_in", "n_hidden", "n_out", "layers"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or value < 1:
+                raise EvolstmError(f"{name}: must be a positive integer, got {value!r}")
+        if self.topology.readout == "units" and self.n_out > self.n_hidden:
+            raise EvolstmError(
+                f"readout 'units': {self.n_out} outputs need at least as many hidden units, "
+                f"got {self.n_hidden}"
+            )
+
+    @cached_property
+    def blocks(self) -> tuple[Block, ...]:
+        """Every array of the genome, in genome order."""
+        topo, hidden = self.topology, self.n_hidden
+        units = topo.units()
+        n_x = sum(unit.x_mode == "linear" for unit in units)
+        n_h = sum(unit.h_mode != "none" for unit in units)
+        n_g = len(topo.recurrent_gates())
+        blocks: list[Block] = []
+        offset = 0
+
+        def add(name: str, shape: tuple[int, ...]) -> None:
+            nonlocal offset
+            block = Block(name, shape, offset)
+            if block.size:
+                blocks.append(block)
+                offset += block.size
+
+        for k in range(self.layers):
+            width = self.n_in if k == 0 else hidden
+            add(f"weight_ih_l{k}", (n_x * hidden, width))
+            add(f"weight_hh_l{k}", (n_h * hidden, hidden))
+            if topo.bias:
+                add(f"bias_ih_l{k}", (n_x * hidden,))
+                add(f"bias_hh_l{k}", (n_h * hidden,))
+            for gate in topo.peephole_gates():
+                add(f"peephole_{gate}_l{k}", (hidden,))
+            add(f"weight_gg_l{k}", (n_g * hidden, n_g * hidden))
+        if topo.readout == "linear":
+            add("readout_weight", (self.n_out, hidden))
+            add("readout_bias", (self.n_out,))
+        return tuple(blocks)
 
     @cached_property
     def kernel_spec(self) -> KernelSpec:
