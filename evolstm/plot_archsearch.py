@@ -63,7 +63,7 @@ def read_candidates(run_dir: Path) -> list[Candidate]:
                 candidate=int(row["candidate"]),
                 key=row["key"],
                 variant=row["variant"] or None,
-                score=float(row["score"]),
+                score=float(row["score"] or "nan"),  # empty: not scored
                 n_params=int(row["n_params"]),
                 cache_hit=row["cache_hit"].strip().lower() in ("1", "true"),
             ))
