@@ -271,7 +271,8 @@ def _draw_best(ax: Any, path: Path, candidates: list[Candidate]) -> None:
         except (json.JSONDecodeError, EvolstmError):
             topo = None
     if isinstance(topo, Topology):
-        match = [c for c in candidates if c.key == topo.key()]
+        keys = _keys_of(topo)
+        match = [c for c in candidates if c.key in keys]
         best = best_candidate(match) if match else best
     name = best.variant or f"candidate {best.candidate}"
     title = f"best: {name}, score {best.score:.4g}, {best.n_params} parameters"
@@ -302,6 +303,16 @@ def _draw_study(ax: Any, path: Path) -> None:
     task = _summary(path).get("task")
     ax.set_title(f"{task}: {path.name}" if task else path.name, fontsize="medium")
     ax.grid(alpha=0.3, axis="y")
+
+
+def _keys_of(topo: Any) -> set[str]:
+    """The keys candidates.csv may give `topo`: its own and the search's canonical one."""
+    keys = {topo.key()}
+    try:
+        from evolstm.archsearch.canonical import key as canonical_key
+    except ImportError:  # the search's canonical form is optional here
+        return keys
+    return keys | {canonical_key(topo)}
 
 
 def _score_scale(ax: Any, values: np.ndarray, axis: str, symlog: bool = True) -> None:
