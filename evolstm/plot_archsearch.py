@@ -78,9 +78,9 @@ def read_tested(run_dir: Path) -> tuple[str, dict[str, list[float]]]:
     """The headline metric of ``run_dir/tested.csv`` and its values by cell label.
 
     The metric is summary.json's ``"metric"`` when the file has it, else the file's first
-    metric. A cell's label
-    is its variant name, or ``#<candidate>`` for a searched cell. Labels come in the cell
-    registry's order, then by candidate number; non-finite values are dropped.
+    metric. A cell's label is its variant name, or ``#<candidate>`` for a searched cell.
+    Labels come in the cell registry's order, then by candidate number; non-finite values
+    are dropped.
     """
     from evolstm.cells import names
 
