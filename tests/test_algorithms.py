@@ -22,10 +22,10 @@ from evolstm.options import build
 SETUPS = [(name, {}) for name in ALGORITHMS.names()] + [
     ("evolino", {"evolver": "cmaes"}),
     ("cmaes", {"stagnation": 3, "restarts": 2}),
-    ("evolino", {"evolver": "cmaes", "cma_sep": True, "cma_restarts": 2}),
+    ("evolino", {"evolver": "cmaes", "sep": True, "restarts": 2}),
     ("esp", {"recombination": "mutation", "noise": "normal", "stagnation": 1}),
     ("cosyne", {"permutation": "all", "noise": "normal"}),
-    ("ga", {"selection": "best", "crossover": "sbx", "mutation": "polynomial", "elitism": 0}),
+    ("ga", {"selection": "best", "crossover": "sbx", "mutation": "polynomial", "elite_count": 0}),
     ("ga", {"crossover": "two_point"}),
     ("ga", {"selection": "random", "crossover": "uniform"}),
 ]
@@ -273,6 +273,22 @@ def test_esp_networks_take_one_neuron_per_subpopulation_trials_times_each():
         assert len(neurons) == 8 and set(counts) == {3}
 
 
+@pytest.mark.parametrize(
+    ("table", "size", "trials"),
+    [({"population": 40}, 4, 10), ({"population": 60, "subpopulation_size": 12}, 12, 5),
+     ({"population": 24, "trials": 3}, 8, 3), ({}, 40, 10)],
+)
+def test_esp_population_is_the_networks_a_generation_size_times_trials(table, size, trials):
+    options = build(ESP.Options, table, "algorithm")
+    assert (options.subpopulation_size, options.trials) == (size, trials)
+    esp = ESP(options, 6, seed=0, init_scale=1.0)
+    esp.set_partition([np.array([0, 3]), np.array([1, 4]), np.array([2, 5])])
+    genomes = esp.ask()
+    assert len(genomes) == options.population == size * trials
+    neurons, counts = np.unique(genomes[:, [0, 3]], axis=0, return_counts=True)
+    assert len(neurons) == size and set(counts) == {trials}
+
+
 def test_cosyne_permutation_probability_follows_the_paper():
     """p = 1 - ((f_max - f) / (f_max - f_min)) ** (1/n) (JMLR 2008, fitness minimised here)."""
     n_params = 400
@@ -303,8 +319,8 @@ def test_asking_again_before_tell_returns_the_same_population(name, table):
     assert not np.array_equal(algorithm.ask(), first)
 
 
-def test_evolino_cma_restarts_double_the_population_once_cma_es_stops():
-    algorithm = make("evolino", {"evolver": "cmaes", "cma_population": 6, "cma_restarts": 1},
+def test_evolino_restarts_double_the_population_once_cma_es_stops():
+    algorithm = make("evolino", {"evolver": "cmaes", "population": 6, "restarts": 1},
                      n_params=4, seed=0, init_scale=1.0)
     sizes = []
     while algorithm.stop() is None and len(sizes) < 2000:
@@ -313,6 +329,12 @@ def test_evolino_cma_restarts_double_the_population_once_cma_es_stops():
         algorithm.tell(genomes, sphere(genomes))
     assert sizes[0] == 6 and sizes[-1] == 12 and sorted(set(sizes)) == [6, 12]
     assert algorithm.describe()["restarts_used"] == 1
+
+
+def test_evolino_cma_es_starts_at_sigma0_or_the_cells_initial_scale():
+    assert make("evolino", {"evolver": "cmaes"}, 5, 0, init_scale=0.3).describe()["sigma"] == 0.3
+    given = make("evolino", {"evolver": "cmaes", "sigma0": 2.0}, 5, 0, init_scale=0.3)
+    assert given.describe()["sigma"] == 2.0
 
 
 def test_cmaes_restarts_after_stagnant_generations_and_stops_when_out_of_restarts():

@@ -134,3 +134,19 @@ def test_console_script_exit_codes(tmp_path):
     listing = subprocess.run([sys.executable, "-m", "evolstm.cli", "list", "cells"],
                              capture_output=True, text=True)
     assert listing.returncode == 0 and "lstm" in listing.stdout
+
+
+def test_version_prints_the_package_version_and_exits_0(capsys):
+    status, out, err = run_cli(capsys, "--version")
+    assert status == 0 and not err
+    assert out == f"evolstm {evolstm.__version__}\n"
+    script = subprocess.run([sys.executable, "-m", "evolstm.cli", "--version"],
+                            capture_output=True, text=True)
+    assert script.returncode == 0 and script.stdout == out
+
+
+def test_version_is_the_installed_distributions_version():
+    """One version: the package's __version__ is the one its metadata (pyproject) declares."""
+    from importlib.metadata import version
+
+    assert evolstm.__version__ == version("evolstm")

@@ -7,6 +7,7 @@ import tomllib
 import numpy as np
 import pytest
 
+from evolstm.algorithms import ALGORITHMS
 from evolstm.errors import ConfigError
 from evolstm.runs import config as cfg
 
@@ -124,3 +125,102 @@ def test_bad_init_scales_are_config_errors(scales, message):
 
     with pytest.raises(ConfigError, match=message):
         build(cfg.parse(changed("cell", "init_scales", scales)))
+
+
+# The config example of the design contract (DESIGN.md, "Config (TOML)"), verbatim.
+DESIGN_EXAMPLE = """
+seed = 1
+[task]        # name + the task's own options
+name = "mso"
+level = 2
+[cell]        # variant or [cell.topology], sizes
+variant = "lstm"
+hidden = 10
+[algorithm]   # name + its options
+name = "evolino"
+population = 40
+generations = 300
+[parallel]
+backend = "loky"
+jobs = -1
+"""
+
+
+def test_the_design_contracts_example_config_parses():
+    config = cfg.parse(tomllib.loads(DESIGN_EXAMPLE))
+    assert config.algorithm == "evolino" and config.algorithm_options.population == 40
+    assert config.loop.generations == 300 and config.cell.hidden == 10
+    assert cfg.parse(tomllib.loads(cfg.dumps(config))) == config
+
+
+# Genomes a generation for population = 40, where that is not 40: CoSyNE's population is the
+# paper's m, the networks kept; it evaluates them and offspring_fraction · m new ones.
+EVALUATED = {"cosyne": 60}
+POPULATION_SETUPS = [(name, {}) for name in ALGORITHMS.names()]
+POPULATION_SETUPS.append(("evolino", {"evolver": "cmaes"}))
+
+
+@pytest.mark.parametrize(
+    ("name", "extra"), POPULATION_SETUPS,
+    ids=[f"{name}-{'-'.join(extra.values()) or 'defaults'}" for name, extra in POPULATION_SETUPS],
+)
+def test_population_sets_the_genomes_a_generation_of_every_algorithm(name, extra):
+    from evolstm.runs.search import build
+
+    table = {**BASE, "algorithm": {"name": name, "population": 40, **extra}}  # the rest: defaults
+    config = cfg.parse(table)
+    assert config.algorithm_options.population == 40
+    assert cfg.parse(tomllib.loads(cfg.dumps(config))) == config
+    _, _, algorithm = build(config)
+    assert len(algorithm.ask()) == EVALUATED.get(name, 40)
+
+
+@pytest.mark.parametrize("name", ["esp", "evolino"])
+@pytest.mark.parametrize(
+    ("sizes", "message"),
+    [
+        ({"population": 45}, "45 is not a multiple of trials"),
+        ({"population": 45, "subpopulation_size": 40}, "not a multiple of subpopulation_size"),
+        ({"population": 400, "trials": 5, "subpopulation_size": 40}, "40 × 5"),
+    ],
+)
+def test_an_esp_population_that_is_not_size_times_trials_says_so(name, sizes, message):
+    table = {**BASE, "algorithm": {"name": name, **sizes}}
+    with pytest.raises(ConfigError, match=f"^algorithm.population: .*{message}"):
+        cfg.parse(table)
+
+
+@pytest.mark.parametrize(
+    ("name", "old", "new", "value"),
+    [
+        ("evolino", "cma_population", "population", 12),
+        ("evolino", "cma_restarts", "restarts", 2),
+        ("evolino", "cma_sep", "sep", True),
+        ("ga", "elitism", "elite_count", 3),
+        ("ga", "mutation_prob", "child_mutation_prob", 0.5),
+        ("ga", "gene_prob", "mutation_rate", 0.2),
+        ("ga", "sigma", "mutation_scale", 0.7),
+    ],
+)
+def test_old_option_names_are_aliases_and_the_resolved_config_writes_the_new(name, old, new,
+                                                                              value):
+    table = {**BASE, "algorithm": {"name": name, old: value}}
+    if name == "evolino":
+        table["algorithm"]["evolver"] = "cmaes"
+    config = cfg.parse(table)
+    assert getattr(config.algorithm_options, new) == value
+    resolved = tomllib.loads(cfg.dumps(config))["algorithm"]
+    assert resolved[new] == value and old not in resolved
+    table["algorithm"][new] = value  # both names, agreeing: fine
+    assert cfg.parse(table) == config
+    if isinstance(value, bool):
+        return  # a new name at its default (False) gives way to the old one
+    table["algorithm"][new] = value * 2  # disagreeing: an error
+    with pytest.raises(ConfigError, match=f"^algorithm.{old}: the old name of {new}"):
+        cfg.parse(table)
+
+
+def test_cma_es_options_of_evolino_with_its_esp_evolver_say_what_to_set():
+    table = {**BASE, "algorithm": {"name": "evolino", "restarts": 2}}
+    with pytest.raises(ConfigError, match='^algorithm.restarts: .*evolver = "cmaes"'):
+        cfg.parse(table)

@@ -75,6 +75,31 @@ class Algorithm(ABC):
         return {}
 
 
+def take_old_names(options: Any, renamed: dict[str, str]) -> None:
+    """Move values given under old option names to their new names (in ``__post_init__``).
+
+    renamed: {old name: new name}; each old name is a field defaulting to None, so the
+    resolved config (which leaves None out) writes the new name only. A value given under
+    both names is left in place for `check_old_names` to refuse, unless the two agree or
+    the new name holds its default.
+    """
+    defaults = {f.name: f.default for f in dataclasses.fields(options)}
+    for old, new in renamed.items():
+        value = getattr(options, old)
+        if value is None:
+            continue
+        if getattr(options, new) in (value, defaults[new]):
+            object.__setattr__(options, new, value)
+            object.__setattr__(options, old, None)
+
+
+def check_old_names(options: Any, renamed: dict[str, str]) -> None:
+    """Refuse an option given under both its old and its new name (in ``validate``)."""
+    for old, new in renamed.items():
+        if getattr(options, old) is not None:
+            raise ValueError(f"{old}: the old name of {new}; give {new} only")
+
+
 def normal_genomes(
     rng: np.random.Generator, n: int, n_params: int, scale: float | np.ndarray
 ) -> np.ndarray:

@@ -56,7 +56,7 @@ class CoSyNE(Algorithm):
 
     @dataclasses.dataclass(frozen=True)
     class Options:
-        population: int = 40  # m, networks surviving each generation
+        population: int = 40  # m, networks kept each generation (each evaluates m + l)
         offspring_fraction: float = 0.5  # l / m, offspring added each generation
         elite_fraction: float = 0.25  # the top quarter of the m breeds and is not mutated
         crossover: Literal["none", "one_point"] = "none"

@@ -24,6 +24,9 @@ generation:
    every subpopulation is rebuilt around the best network's neuron: that neuron plus Cauchy
    noise of scale ``burst_scale`` (the neuron itself is kept once), as ESP's delta-coding.
 
+Option ``population`` is the number of networks evaluated a generation, P = trials ·
+subpopulation_size: given alone, it sets the subpopulation size (trials stay 10).
+
 Defaults are ESP's: 40 neurons per subpopulation, 10 trials per neuron, Cauchy noise of scale
 0.3, burst after 20 generations without improvement (the figure Evolino reports). Values not
 confirmed against the paper text: see the module docstring of `evolstm.algorithms.evolino`.
@@ -78,6 +81,24 @@ def _block_owners(block: Block, hidden: int, layers: int) -> np.ndarray:
     return np.broadcast_to(rows.reshape((-1,) + (1,) * (len(block.shape) - 1)), block.shape)
 
 
+def esp_sizes(population: int, size: int, trials: int) -> tuple[int, int, int]:
+    """(population, subpopulation_size, trials) with those not given (0) filled in.
+
+    population = size × trials; trials defaults to 10 and size to 40 when the others do not
+    imply them. A size or trials that cannot be implied (not a divisor) stays 0, for
+    ``validate`` to report.
+    """
+    if not population:
+        size, trials = size or 40, trials or 10
+        return size * trials, size, trials
+    if size and trials:
+        return population, size, trials
+    if size:
+        return population, size, population // size if population % size == 0 else 0
+    trials = trials or 10
+    return population, population // trials if population % trials == 0 else 0, trials
+
+
 def perturb(
     rng: np.random.Generator, genes: np.ndarray, rate: float, scale: float, noise: Noise
 ) -> np.ndarray:
@@ -108,9 +129,14 @@ class ESP(Algorithm):
 
     @dataclasses.dataclass(frozen=True)
     class Options:
+        """population: networks evaluated a generation, subpopulation_size × trials. Give any
+        one or two of the three (0: not given): the others follow, trials being 10 and
+        subpopulation_size 40 unless given or implied (population 40: 4 neurons × 10 trials)."""
+
+        population: int = 0  # networks a generation = subpopulation_size × trials
         subpopulations: int = 10  # contiguous groups when no partition is set
-        subpopulation_size: int = 40  # neurons per subpopulation
-        trials: int = 10  # networks each neuron takes part in per generation
+        subpopulation_size: int = 0  # neurons per subpopulation (40 unless implied)
+        trials: int = 0  # networks each neuron takes part in per generation (10 unless implied)
         recombination: Literal["crossover", "mutation"] = "crossover"
         mutation_rate: float = 0.4  # probability that a child's weight gets noise
         noise: Noise = "cauchy"
@@ -118,12 +144,40 @@ class ESP(Algorithm):
         stagnation: int = 20  # generations without improvement before a burst; 0: never
         burst_scale: float = 0.3
 
+        def __post_init__(self) -> None:
+            if self._counts_networks():
+                sizes = esp_sizes(self.population, self.subpopulation_size, self.trials)
+            else:  # Evolino's CMA-ES evolver: population is its lambda
+                sizes = (self.population, self.subpopulation_size or 40, self.trials or 10)
+            for name, value in zip(("population", "subpopulation_size", "trials"), sizes,
+                                   strict=True):
+                object.__setattr__(self, name, value)
+
+        def _counts_networks(self) -> bool:
+            """Whether `population` counts ESP's networks (not so for Evolino's CMA-ES)."""
+            return True
+
         def validate(self) -> None:
             if self.subpopulations < 1:
                 raise ValueError("subpopulations: must be >= 1")
-            if self.subpopulation_size < 4:
+            if self.subpopulation_size < 0:
                 raise ValueError("subpopulation_size: must be >= 4 (a top quarter to breed)")
-            if self.trials < 1:
+            if self.trials < 0:
+                raise ValueError("trials: must be >= 1")
+            if self.population < 0:
+                raise ValueError("population: must be >= 0 (0: the default)")
+            size, trials = self.subpopulation_size, self.trials
+            if self._counts_networks() and size * trials != self.population:
+                given = (f"is not a multiple of trials ({trials})" if not size
+                         else f"is not a multiple of subpopulation_size ({size})" if not trials
+                         else f"is not subpopulation_size × trials = {size} × {trials}")
+                raise ValueError(
+                    f"population: ESP evaluates subpopulation_size × trials networks a "
+                    f"generation, and {self.population} {given}"
+                )
+            if size < 4:
+                raise ValueError("subpopulation_size: must be >= 4 (a top quarter to breed)")
+            if trials < 1:
                 raise ValueError("trials: must be >= 1")
             if not 0.0 <= self.mutation_rate <= 1.0:
                 raise ValueError("mutation_rate: must be in [0, 1]")

@@ -19,9 +19,11 @@ not read from the paper text (the search tool returned only the papers' first pa
 are options.
 
 ``evolver = "cmaes"`` evolves the recurrent part with `evolstm.algorithms.cmaes.CMAES`
-(pycma; sigma0 = init_scale, or the median weight's scale with the cell's per-block
-``init_scales``; population `cma_population`, `cma_restarts` IPOP restarts, `cma_sep` for
-sep-CMA) instead.
+(pycma) instead, with CMA-ES's option names: `population` (lambda), `sigma0` (default: the
+cell's init_scale, or the median weight's scale with per-block ``init_scales``), `restarts`
+(IPOP), `sep` (sep-CMA). Whichever the evolver, `population` is the number of genomes
+evaluated a generation (0: the evolver's default). The CMA-ES options' earlier names
+`cma_population`, `cma_restarts`, `cma_sep` still work as aliases (configs of earlier runs).
 """
 
 from __future__ import annotations
@@ -31,10 +33,12 @@ from typing import Any, Literal
 
 import numpy as np
 
-from evolstm.algorithms.base import Algorithm, typical_scale
+from evolstm.algorithms.base import Algorithm, check_old_names, take_old_names, typical_scale
 from evolstm.algorithms.cmaes import CMAES, CMAESOptions
 from evolstm.algorithms.esp import ESP, neuron_groups
 from evolstm.cells.layout import Layout
+
+OLD_NAMES = {"cma_population": "population", "cma_restarts": "restarts", "cma_sep": "sep"}
 
 
 class Evolino(Algorithm):
@@ -45,22 +49,45 @@ class Evolino(Algorithm):
 
     @dataclasses.dataclass(frozen=True)
     class Options(ESP.Options):
+        """ESP's options (population: networks a generation, see `ESP.Options`), Evolino's
+        defaults, and for ``evolver = "cmaes"``: population (CMA-ES lambda; 0: pycma's
+        4 + 3 ln n), sigma0 (0: the cell's init_scale), restarts, sep, as `CMAES` names them.
+        The old names cma_population, cma_restarts and cma_sep are aliases."""
+
         recombination: Literal["crossover", "mutation"] = "mutation"
         mutation_rate: float = 1.0
         ridge: float = 0.0  # readout penalty; 0 = pseudo-inverse
         evolver: Literal["esp", "cmaes"] = "esp"
-        cma_population: int = 0  # CMA-ES lambda; 0 = pycma's default 4 + 3 ln n
-        cma_restarts: int = 0  # CMA-ES IPOP restarts, each doubling the population
-        cma_sep: bool = False  # diagonal covariance (sep-CMA) for many recurrent weights
+        sigma0: float = 0.0  # CMA-ES initial step size; 0: the cell's (median) init_scale
+        restarts: int = 0  # CMA-ES IPOP restarts, each doubling the population
+        sep: bool = False  # diagonal covariance (sep-CMA) for many recurrent weights
+        cma_population: int | None = None  # old name of population (evolver cmaes)
+        cma_restarts: int | None = None  # old name of restarts
+        cma_sep: bool | None = None  # old name of sep
+
+        def __post_init__(self) -> None:
+            take_old_names(self, OLD_NAMES)
+            super().__post_init__()
+
+        def _counts_networks(self) -> bool:
+            return self.evolver == "esp"
 
         def validate(self) -> None:
+            check_old_names(self, OLD_NAMES)
             super().validate()
             if self.ridge < 0:
                 raise ValueError("ridge: must be >= 0")
-            if self.cma_population < 0 or self.cma_population == 1:
-                raise ValueError("cma_population: must be 0 (default) or >= 2")
-            if self.cma_restarts < 0:
-                raise ValueError("cma_restarts: must be >= 0")
+            if self.evolver == "cmaes":
+                if self.population == 1:
+                    raise ValueError("population: must be 0 (pycma's default) or >= 2")
+                if self.sigma0 < 0:
+                    raise ValueError("sigma0: must be > 0, or 0 for the cell's init_scale")
+                if self.restarts < 0:
+                    raise ValueError("restarts: must be >= 0")
+            else:
+                for name in ("sigma0", "restarts", "sep"):
+                    if getattr(self, name):
+                        raise ValueError(f'{name}: a CMA-ES option; set evolver = "cmaes"')
 
     def __init__(
         self, options: Options, n_params: int, seed: int, init_scale: float | np.ndarray
@@ -71,9 +98,9 @@ class Evolino(Algorithm):
             esp_fields = {f.name: getattr(options, f.name) for f in dataclasses.fields(ESP.Options)}
             self._evolver = ESP(ESP.Options(**esp_fields), n_params, seed, init_scale)
         else:
-            cma_options = CMAESOptions(population=options.cma_population,
-                                       sigma0=typical_scale(init_scale),
-                                       restarts=options.cma_restarts, sep=options.cma_sep)
+            cma_options = CMAESOptions(population=options.population,
+                                       sigma0=options.sigma0 or typical_scale(init_scale),
+                                       restarts=options.restarts, sep=options.sep)
             self._evolver = CMAES(cma_options, n_params, seed, init_scale)
 
     def bind(self, layout: Layout) -> None:

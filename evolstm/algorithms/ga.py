@@ -1,16 +1,22 @@
 """A generational genetic algorithm built from DEAP's operators, chosen by name.
 
-Each generation keeps the ``elitism`` best genomes and fills the rest with offspring: parents
-drawn by the selection operator, consecutive pairs crossed with probability
-``crossover_prob``, each child mutated with probability ``mutation_prob`` (DEAP's ``varAnd``
-scheme). Operators (``deap.tools``):
+Each generation keeps the ``elite_count`` best genomes and fills the rest with offspring:
+parents drawn by the selection operator, consecutive pairs crossed with probability
+``crossover_prob``, each child mutated with probability ``child_mutation_prob``, and then each
+of its weights with probability ``mutation_rate`` (DEAP's ``varAnd`` scheme, its ``cxpb``,
+``mutpb`` and ``indpb``). Operators (``deap.tools``):
 
 * selection: ``tournament`` (selTournament, ``tournament_size``), ``best`` (selBest),
   ``random`` (selRandom);
 * crossover: ``blend`` (cxBlend, ``blend_alpha``), ``one_point``, ``two_point``,
   ``uniform`` (cxUniform, ``uniform_prob``), ``sbx`` (cxSimulatedBinary, ``sbx_eta``);
-* mutation: ``gaussian`` (mutGaussian, ``sigma``, ``gene_prob``), ``polynomial``
-  (mutPolynomialBounded, ``polynomial_eta``, ``bounds``, ``gene_prob``).
+* mutation: ``gaussian`` (mutGaussian, standard deviation ``mutation_scale``), ``polynomial``
+  (mutPolynomialBounded, ``polynomial_eta``, ``bounds``).
+
+The names are those the other algorithms use for the same ideas (``mutation_rate`` and
+``mutation_scale`` as in ESP and CoSyNE, ``elite_count`` beside CoSyNE's ``elite_fraction``);
+the earlier names ``elitism``, ``mutation_prob``, ``gene_prob`` and ``sigma`` still work as
+aliases.
 
 Individuals are plain lists of floats with the fitness kept apart (no ``deap.creator``).
 DEAP draws from Python's global `random`; the GA swaps in its own state around every use and
@@ -28,7 +34,14 @@ from typing import Any, Literal
 import numpy as np
 from deap import tools
 
-from evolstm.algorithms.base import Algorithm, normal_genomes
+from evolstm.algorithms.base import Algorithm, check_old_names, normal_genomes, take_old_names
+
+OLD_NAMES = {
+    "elitism": "elite_count",
+    "mutation_prob": "child_mutation_prob",
+    "gene_prob": "mutation_rate",
+    "sigma": "mutation_scale",
+}
 
 
 @dataclasses.dataclass
@@ -46,8 +59,8 @@ class GA(Algorithm):
 
     @dataclasses.dataclass(frozen=True)
     class Options:
-        population: int = 50
-        elitism: int = 1  # best genomes copied unchanged
+        population: int = 50  # genomes evaluated a generation
+        elite_count: int = 1  # best genomes copied unchanged
         selection: Literal["tournament", "best", "random"] = "tournament"
         tournament_size: int = 3
         crossover: Literal["blend", "one_point", "two_point", "uniform", "sbx"] = "blend"
@@ -56,22 +69,32 @@ class GA(Algorithm):
         uniform_prob: float = 0.5
         sbx_eta: float = 15.0
         mutation: Literal["gaussian", "polynomial"] = "gaussian"
-        mutation_prob: float = 0.3
-        gene_prob: float = 0.1  # per-gene mutation probability (DEAP's indpb)
-        sigma: float = 0.1
+        child_mutation_prob: float = 0.3  # probability that a child is mutated (DEAP's mutpb)
+        mutation_rate: float = 0.1  # then each weight's probability of mutation (indpb)
+        mutation_scale: float = 0.1  # the Gaussian mutation's standard deviation
         polynomial_eta: float = 20.0
         bounds: tuple[float, ...] = (-10.0, 10.0)  # polynomial mutation's search box
+        elitism: int | None = None  # old name of elite_count
+        mutation_prob: float | None = None  # old name of child_mutation_prob
+        gene_prob: float | None = None  # old name of mutation_rate
+        sigma: float | None = None  # old name of mutation_scale
+
+        def __post_init__(self) -> None:
+            take_old_names(self, OLD_NAMES)
 
         def validate(self) -> None:
+            check_old_names(self, OLD_NAMES)
             if self.population < 2:
                 raise ValueError("population: must be >= 2")
-            if not 0 <= self.elitism < self.population:
-                raise ValueError("elitism: must be in [0, population)")
+            if not 0 <= self.elite_count < self.population:
+                raise ValueError("elite_count: must be in [0, population)")
             if self.tournament_size < 1:
                 raise ValueError("tournament_size: must be >= 1")
-            for name in ("crossover_prob", "mutation_prob", "gene_prob", "uniform_prob"):
+            for name in ("crossover_prob", "child_mutation_prob", "mutation_rate", "uniform_prob"):
                 if not 0.0 <= getattr(self, name) <= 1.0:
                     raise ValueError(f"{name}: must be in [0, 1]")
+            if self.mutation_scale < 0:
+                raise ValueError("mutation_scale: must be >= 0")
             if len(self.bounds) != 2 or not self.bounds[0] < self.bounds[1]:
                 raise ValueError("bounds: must be [low, high] with low < high")
 
@@ -91,16 +114,16 @@ class GA(Algorithm):
         fitness = np.nan_to_num(np.asarray(fitness, dtype=np.float64), nan=np.inf)
         if fitness.shape != (opts.population,):
             raise ValueError(f"fitness: expected shape ({opts.population},), got {fitness.shape}")
-        elite = np.argsort(fitness, kind="stable")[: opts.elitism]
+        elite = np.argsort(fitness, kind="stable")[: opts.elite_count]
         scored = [_Scored(i, -f) for i, f in enumerate(fitness.tolist())]
         with self._own_random():
-            parents = self._select(scored, opts.population - opts.elitism)
+            parents = self._select(scored, opts.population - opts.elite_count)
             children = [self._genomes[parent.index].tolist() for parent in parents]
             for first, second in zip(children[::2], children[1::2], strict=False):
                 if random.random() < opts.crossover_prob:
                     self._cross(first, second)
             for child in children:
-                if random.random() < opts.mutation_prob:
+                if random.random() < opts.child_mutation_prob:
                     self._mutate(child)
         self._genomes = np.vstack([self._genomes[elite], np.array(children, dtype=np.float64)])
         return {"gene_std": float(self._genomes.std(axis=0).mean())}
@@ -134,9 +157,9 @@ def _operators(opts: GA.Options) -> tuple[Callable[..., Any], ...]:
     }
     low, high = opts.bounds
     mutations: dict[str, Callable[..., Any]] = {
-        "gaussian": lambda a: tools.mutGaussian(a, 0.0, opts.sigma, opts.gene_prob),
+        "gaussian": lambda a: tools.mutGaussian(a, 0.0, opts.mutation_scale, opts.mutation_rate),
         "polynomial": lambda a: tools.mutPolynomialBounded(
-            a, opts.polynomial_eta, low, high, opts.gene_prob
+            a, opts.polynomial_eta, low, high, opts.mutation_rate
         ),
     }
     return selections[opts.selection], crossovers[opts.crossover], mutations[opts.mutation]
