@@ -3,8 +3,9 @@
 A search run gets one row of panels: every candidate's score against its number with the
 best so far, the front (score against parameter count, both minimised), the best cell's
 diagram, and (when it re-tested cells) the strip of test metrics. A study (named variants
-re-scored over inner seeds, ``tested.csv`` only) gets one strip panel per run: one strip per
-cell, a dot per inner seed, the median marked.
+re-scored over inner seeds, ``tested.csv``) gets one strip panel per run: one strip per
+cell, a dot per inner seed, the median marked; so do several runs that all have
+``tested.csv`` (one task each), plotted together.
 
 Files read (written by the architecture search):
 ``candidates.csv``: ``candidate,generation,key,variant,score,n_params,inner_evaluations,
@@ -142,7 +143,10 @@ def best_candidate(candidates: list[Candidate]) -> Candidate:
 
 
 def plot_search_runs(run_dirs: list[Path], out: Path) -> Path:
-    """Draw architecture-search runs (a row each) and studies (a strip panel each)."""
+    """Draw architecture-search runs (a row each) and studies (a strip panel each).
+
+    Several runs that all have ``tested.csv`` (one task each) get one strip panel per run.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -156,8 +160,10 @@ def plot_search_runs(run_dirs: list[Path], out: Path) -> Path:
         )
     rows: list[list[tuple[float, Callable[[Any], None]]]] = []  # (width, draw) panels
     studies: list[tuple[float, Callable[[Any], None]]] = []
+    # several runs that all re-tested cells (a study over tasks): only their strips
+    strips_only = len(run_dirs) > 1 and all((path / TESTED).exists() for path in run_dirs)
     for path in run_dirs:
-        if (path / CANDIDATES).exists():
+        if (path / CANDIDATES).exists() and not strips_only:
             candidates = read_candidates(path)
             row = [
                 (1.0, _panel(_draw_progress, path, candidates)),

@@ -300,6 +300,11 @@ def test_a_search_run_with_tested_cells_adds_the_strip(tmp_path, rng, capsys):
     write_study_run(tmp_path / "study", rng, "mso")
     (tmp_path / "study" / "tested.csv").rename(run_dir / "tested.csv")
     assert run_cli(capsys, "plot", str(run_dir))[0] == 0
+    other = tmp_path / "other"
+    write_study_run(other, rng, "reber")
+    out = tmp_path / "tasks.png"
+    assert run_cli(capsys, "plot", str(run_dir), str(other), "--out", str(out))[0] == 0
+    assert out.read_bytes()[:8] == PNG_MAGIC
     (tmp_path / "plain").mkdir()
     status, _, err = run_cli(capsys, "plot", str(run_dir), str(tmp_path / "plain"))
     assert status == 2 and len(err.strip().splitlines()) == 1
