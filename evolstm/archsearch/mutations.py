@@ -10,7 +10,7 @@ that was absent adds it).
 `OPERATORS` maps a name to an `Operator`, callable as ``fn(topo, rng, space) -> Topology``:
 it draws uniformly one of its *outcomes*, the distinct canonical topologies of `space`
 (other than the parent) it can make from `topo` (`Operator.outcomes`, deterministic), or
-returns the parent's canonical form when it has none. `mutate` applies one applicable
+returns the parent (repaired into the space) when it has none. `mutate` applies one applicable
 operator; `neighbours` lists every outcome of every operator. A new operator is a function
 ``propose(topo, space) -> list of field dicts`` registered in `OPERATORS`.
 """
@@ -45,9 +45,10 @@ class Operator:
         return _new(self.propose(parent, space), space, {parent})
 
     def __call__(self, topo: Topology, rng: np.random.Generator, space: Space) -> Topology:
-        """One outcome drawn uniformly, or `topo`'s canonical form when there is none."""
+        """One outcome drawn uniformly; when there is none, `topo` repaired into the space
+        (its canonical form if it is a member)."""
         found = self.outcomes(topo, space)
-        return found[rng.integers(len(found))] if found else canonical(topo)
+        return found[rng.integers(len(found))] if found else repair(fields_of(topo), space)
 
 
 def _new(proposals: list[Fields], space: Space, seen: set[Topology]) -> list[Topology]:

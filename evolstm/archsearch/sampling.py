@@ -12,7 +12,7 @@ from evolstm.errors import EvolstmError
 
 MAX_DRAWS = 1000
 """Draws before `sample` gives up rejecting and repairs the last one (never reached in
-practice: about one draw in five is valid in the widest space)."""
+practice: about three draws in ten are valid in the widest space)."""
 
 
 def sample(rng: np.random.Generator, space: Space) -> Topology:
