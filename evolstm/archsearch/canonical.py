@@ -84,7 +84,7 @@ def canonical(topo: Topology) -> Topology:
             unit: mode for unit, mode in fields[name].items()
             if unit in present and mode != "linear"
         }
-    return build(fields)
+    return topo if fields == fields_of(topo) else build(fields)
 
 
 def key(topo: Topology) -> str:
@@ -152,7 +152,9 @@ def repair(fields: dict[str, Any], space: Space) -> Topology:
                 h_mode = _allowed("linear", connected, "linear")
             else:
                 x_mode = "linear"
-        values["x_modes"][unit], values["h_modes"][unit] = x_mode, h_mode
+        for name, mode in (("x_modes", x_mode), ("h_modes", h_mode)):
+            if mode != "linear":
+                values[name][unit] = mode
     return canonical(build(values))
 
 
