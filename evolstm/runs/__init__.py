@@ -6,7 +6,17 @@ import os
 from pathlib import Path
 
 from evolstm.runs import config
-from evolstm.runs.search import Interrupted, Run, Search
+from evolstm.runs.loop import Interrupted, Run, SearchLoop
+from evolstm.runs.search import Search
+
+
+def searcher(run_config: config.Config) -> type[SearchLoop]:
+    """The search class of a config: cells (`[architecture]`) or one cell's weights."""
+    if run_config.searches_cells:
+        from evolstm.runs.cellsearch import CellSearch
+
+        return CellSearch
+    return Search
 
 
 def search(
@@ -25,7 +35,7 @@ def search(
     path = Path(config_path)
     resolved = config.load(path).with_overrides(seed, generations, jobs, backend, scheduler)
     run_dir = rundir.new_path(path, Path(out) if out is not None else None)
-    return Search.start(resolved, run_dir, quiet=quiet)
+    return searcher(resolved).start(resolved, run_dir, quiet=quiet)
 
 
 def resume(
@@ -36,7 +46,12 @@ def resume(
     backend: str | None = None,
 ) -> Run:
     """Continue a stopped or finished search to the same result an uninterrupted one gets."""
-    return Search.resume(Path(run_dir), generations, quiet, jobs=jobs, backend=backend)
+    from evolstm.runs import rundir
+
+    path = Path(run_dir)
+    rundir.require(path, rundir.CONFIG)
+    search_class = searcher(config.load(path / rundir.CONFIG))
+    return search_class.resume(path, generations, quiet, jobs=jobs, backend=backend)
 
 
 __all__ = ["Interrupted", "Run", "Search", "config", "resume", "search"]

@@ -5,6 +5,8 @@
     [cell]       variant or [cell.topology], hidden, layers, dtype, init_scale
     [algorithm]  name, generations, max_evaluations, target_fitness + the algorithm's options
     [parallel]   backend, jobs, scheduler
+    [architecture]  optional: a search over cells (`evolstm.archsearch.config`); [cell] then
+                 gives sizes only and [algorithm] is the inner weight search each cell gets
 
 Every error names the key's path (``algorithm.populaton``) and is a `ConfigError`.
 """
@@ -20,6 +22,7 @@ from typing import Any, Literal
 import numpy as np
 
 from evolstm import algorithms, options, tasks
+from evolstm.archsearch import config as archsearch_config
 from evolstm.cells.layout import Layout
 from evolstm.cells.variants import resolve
 from evolstm.errors import ConfigError, EvolstmError
@@ -110,6 +113,13 @@ class Config:
     algorithm_options: Any
     loop: LoopConfig
     parallel: ParallelConfig
+    architecture: Any = None  # ArchitectureConfig of a search over cells, else None
+    architecture_options: Any = None  # the outer algorithm's options
+    space: Any = None  # the searched part of the topology space
+
+    @property
+    def searches_cells(self) -> bool:
+        return self.architecture is not None
 
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
@@ -162,7 +172,7 @@ def load(path: str | Path) -> Config:
 
 def parse(table: dict[str, Any]) -> Config:
     """Validate a config table (as TOML gives it)."""
-    known = {"seed", "task", "cell", "algorithm", "parallel"}
+    known = {"seed", "task", "cell", "algorithm", "parallel", "architecture"}
     for key in table:
         if key not in known:
             raise ConfigError(f"{key}: unknown key (known: {', '.join(sorted(known))})")
@@ -195,8 +205,22 @@ def parse(table: dict[str, Any]) -> Config:
     parallel = options.build(
         ParallelConfig, _section(table, "parallel", required=False), "parallel"
     )
-    return Config(
+    config = Config(
         seed, task_name, task_options, cell, algorithm_name, algorithm_options, loop, parallel
+    )
+    if "architecture" not in table:
+        return config
+    if cell.topology is not None:
+        raise ConfigError("cell.topology: a search over cells chooses the topology; "
+                          "give start cells as architecture.start")
+    if cell.init_scales:
+        raise ConfigError("cell.init_scales: not available in a search over cells (their "
+                          "blocks differ); use cell.init_scale")
+    architecture, outer_options, space = archsearch_config.parse(
+        _section(table, "architecture")
+    )
+    return config.replace(
+        architecture=architecture, architecture_options=outer_options, space=space
     )
 
 
@@ -208,7 +232,7 @@ def to_table(config: Config) -> dict[str, Any]:
     loop = options.to_table(config.loop)
     if math.isinf(config.loop.target_fitness):
         loop.pop("target_fitness")
-    return {
+    table = {
         "seed": config.seed,
         "task": {"name": config.task, **options.to_table(config.task_options)},
         "cell": cell,
@@ -219,6 +243,16 @@ def to_table(config: Config) -> dict[str, Any]:
         },
         "parallel": options.to_table(config.parallel),
     }
+    if config.searches_cells:
+        cell.pop("variant", None)
+        architecture = options.to_table(config.architecture)
+        architecture.pop("space", None)
+        table["architecture"] = {
+            **architecture,
+            **options.to_table(config.architecture_options),
+            "space": options.to_table(config.space),
+        }
+    return table
 
 
 def dumps(config: Config) -> str:

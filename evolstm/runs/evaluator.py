@@ -9,8 +9,9 @@ genome: hidden states never cross a process boundary, only genomes and fitnesses
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from contextlib import ExitStack
-from typing import Any
+from typing import Any, TypeVar
 
 import joblib
 import numpy as np
@@ -19,6 +20,8 @@ from evolstm.cells import Population
 from evolstm.cells.population import chunk_slices
 from evolstm.errors import EvolstmError
 from evolstm.tasks import Task
+
+R = TypeVar("R")
 
 
 def _score(task: Task, population: Population, genomes: np.ndarray, ridge: float | None):
@@ -31,13 +34,15 @@ class Evaluator:
 
     backend: ``sequential`` (in process), ``threading`` (the kernels release the GIL),
     ``loky`` (processes) or ``dask`` (a Dask cluster: `scheduler` is its address, or empty
-    for a local cluster of `jobs` worker processes). Use as a context manager.
+    for a local cluster of `jobs` worker processes). Use as a context manager. Calling it
+    scores a population of `population` in chunks; `map` runs whole jobs (the inner
+    searches of a search over cells, where `population` is None), one job per item.
     """
 
     def __init__(
         self,
         task: Task,
-        population: Population,
+        population: Population | None,
         backend: str = "sequential",
         jobs: int = 1,
         scheduler: str = "",
@@ -82,6 +87,12 @@ class Evaluator:
         fitness = np.concatenate([r[0] for r in results])
         scored = np.concatenate([r[1] for r in results])
         return fitness, scored
+
+    def map(self, function: Callable[..., R], arguments: list[tuple[Any, ...]]) -> list[R]:
+        """``[function(*args) for args in arguments]``, one job per item on the pool."""
+        if self._parallel is None or self.n_workers <= 1 or len(arguments) < 2:
+            return [function(*args) for args in arguments]
+        return list(self._parallel(joblib.delayed(function)(*args) for args in arguments))
 
     def _start_dask(self) -> int:
         try:

@@ -65,12 +65,14 @@ def read_summary(run_dir: Path) -> dict[str, Any]:
 class History:
     """history.csv: one row per generation, appended and flushed as the search goes.
 
-    The header (`HISTORY_COLUMNS`, then the algorithm's columns) is written with the first
-    row, when the algorithm's columns are known.
+    The header (`leading`, by default `HISTORY_COLUMNS`, then the row's other columns, e.g.
+    the algorithm's) is written with the first row, when those columns are known. Other
+    per-row logs (the candidates of a search over cells) use it with their own `leading`.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, leading: tuple[str, ...] = HISTORY_COLUMNS) -> None:
         self.path = path
+        self.leading = leading
         self.columns: list[str] = []
 
     def start(self, keep_rows: int) -> None:
@@ -96,8 +98,8 @@ class History:
         with open(self.path, "a", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             if not self.columns:
-                extra = [name for name in row if name not in HISTORY_COLUMNS]
-                self.columns = list(HISTORY_COLUMNS) + extra
+                extra = [name for name in row if name not in self.leading]
+                self.columns = list(self.leading) + extra
                 writer.writerow(self.columns)
             writer.writerow([_format(row[column]) for column in self.columns])
 
@@ -117,5 +119,15 @@ def read_history(run_dir: Path) -> dict[str, list[float]]:
     return columns
 
 
-def _format(value: float) -> str:
+def _format(value: float | str) -> str:
+    if isinstance(value, str):
+        return value
     return repr(float(value)) if not float(value).is_integer() else str(int(value))
+
+
+def write_csv_atomic(path: Path, rows: list[list[str]]) -> None:
+    """Write rows (the header first) to a temporary file and rename it over `path`."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(rows)
+    os.replace(tmp, path)

@@ -1,0 +1,101 @@
+"""The ``[architecture]`` section of a search config: the outer search over cells.
+
+    [architecture]
+    algorithm = "aging"     # random | aging | nsga2 | variants
+    candidates = 400        # the outer budget (the search stops at the first generation
+                            # that reaches it)
+    inner_seeds = 2         # inner searches per candidate; the score is their median
+    inner_seed_base = 0     # inner seeds base .. base + inner_seeds - 1 (another base:
+                            # seeds a search never saw, for re-scoring)
+    start = ["lstm"]        # named variants asked first (the study's list for "variants")
+    test = "front"          # who gets test metrics at the end: best | front | all
+    population = 20         # ... and the outer algorithm's own options
+    [architecture.space]    # the part of the topology space searched
+    families = ["lstm", "gru"]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Literal
+
+from evolstm import options
+from evolstm.archsearch import outer
+from evolstm.archsearch.canonical import canonical
+from evolstm.archsearch.space import Space
+from evolstm.cells import variants
+from evolstm.cells.topology import Topology
+from evolstm.errors import ConfigError, EvolstmError
+
+
+@dataclasses.dataclass(frozen=True)
+class ArchitectureConfig:
+    """The outer search: algorithm, budget, inner seeds, start, test report, space."""
+
+    algorithm: str = "aging"
+    candidates: int = 100
+    inner_seeds: int = 1
+    inner_seed_base: int = 0
+    start: tuple[str, ...] = ()
+    test: Literal["best", "front", "all"] = "front"
+    space: dict | None = None
+
+    def validate(self) -> None:
+        if self.candidates < 1:
+            raise ValueError("candidates: must be >= 1")
+        if self.inner_seeds < 1:
+            raise ValueError("inner_seeds: must be >= 1")
+        if self.inner_seed_base < 0:
+            raise ValueError("inner_seed_base: must be >= 0")
+
+
+COMMON = {field.name for field in dataclasses.fields(ArchitectureConfig)}
+
+
+def parse(table: dict[str, Any]) -> tuple[ArchitectureConfig, Any, Space]:
+    """The ``[architecture]`` table -> (common settings, the outer algorithm's options,
+    the space); errors name ``architecture.<key>``."""
+    table = dict(table)
+    architecture = options.build(
+        ArchitectureConfig, {k: v for k, v in table.items() if k in COMMON}, "architecture"
+    )
+    try:
+        outer_cls = outer.get(architecture.algorithm)
+    except EvolstmError as error:
+        raise ConfigError(f"architecture.algorithm: {error}") from None
+    outer_options = options.build(
+        outer_cls.Options, {k: v for k, v in table.items() if k not in COMMON}, "architecture"
+    )
+    space = options.build(Space, architecture.space or {}, "architecture.space")
+    start_topologies(architecture, space)  # names and space checked here, once
+    # the Space is the one record of the space from here on
+    return dataclasses.replace(architecture, space=None), outer_options, space
+
+
+def start_topologies(architecture: ArchitectureConfig, space: Space) -> list[Topology]:
+    """The start list as canonical topologies; for the `variants` study without a list,
+    every named variant inside the space."""
+    names = list(architecture.start)
+    if not names and architecture.algorithm == "variants":
+        names = [name for name in variants.names()
+                 if space.contains(canonical(variants.resolve(name)))]
+    topologies = []
+    for name in names:
+        try:
+            topology = canonical(variants.resolve(name))
+        except EvolstmError as error:
+            raise ConfigError(f"architecture.start: {error}") from None
+        if not space.contains(topology):
+            raise ConfigError(f"architecture.start: {name} is outside architecture.space")
+        topologies.append(topology)
+    if architecture.algorithm == "variants" and not topologies:
+        raise ConfigError("architecture.start: no named variant lies inside the space")
+    return topologies
+
+
+def start_names(architecture: ArchitectureConfig, space: Space) -> list[str]:
+    """The names behind `start_topologies`, in the same order."""
+    if architecture.start or architecture.algorithm != "variants":
+        return list(architecture.start)
+    return [name for name in variants.names()
+            if space.contains(canonical(variants.resolve(name)))]
