@@ -350,6 +350,42 @@ def test_an_operator_with_no_outcome_returns_the_parent(
                 assert child == topo
 
 
+def with_default(values: tuple[Any, ...], default: Any) -> st.SearchStrategy[tuple[Any, ...]]:
+    return subsets(values).map(lambda chosen: (default, *(v for v in chosen if v != default)))
+
+
+spaces_with_defaults = st.builds(
+    Space,
+    families=subsets(FAMILIES),
+    readouts=with_default(READOUTS, "linear"),
+    bias=subsets((True, False)),
+    activations=with_default(ACTIVATIONS, "tanh"),
+    x_modes=with_default(X_MODES, "linear"),
+    h_modes=with_default(H_MODES, "linear"),
+)
+
+
+@SETTINGS
+@given(seeds, spaces_with_defaults)
+def test_a_narrower_space_only_removes_outcomes(seed: int, space: Space) -> None:
+    """In a space that allows every field's default (so that a gate or family a mutation
+    adds starts as in the widest space), restricting the space never turns a mutation into
+    another change (say, a family switch into a reset to the default cell)."""
+    parent = sample(np.random.default_rng(seed), space)
+    for operator in OPERATORS.values():
+        assert set(operator.outcomes(parent, space)) <= set(operator.outcomes(parent, WIDEST))
+
+
+def test_operators_stay_out_of_what_the_space_excludes() -> None:
+    lstm_only, linear_only = Space(families=("lstm",)), Space()
+    assert not OPERATORS["family"].outcomes(resolve("peephole"), lstm_only)
+    assert not OPERATORS["readout"].outcomes(resolve("gru"), linear_only)
+    assert not OPERATORS["bias"].outcomes(resolve("gru"), linear_only)
+    assert OPERATORS["update_gate"].outcomes(resolve("gru"), linear_only) == [
+        Topology.from_dict({"family": "gru", "update_gate": False})
+    ]
+
+
 # -- reachability -------------------------------------------------------------------------
 def test_every_named_variant_is_reachable_from_lstm1997() -> None:
     """Breadth-first over `neighbours` in the widest space: exact mutation distances."""

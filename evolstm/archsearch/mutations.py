@@ -12,7 +12,9 @@ it draws uniformly one of its *outcomes*, the distinct canonical topologies of `
 (other than the parent) it can make from `topo` (`Operator.outcomes`, deterministic), or
 returns the parent (repaired into the space) when it has none. `mutate` applies one applicable
 operator; `neighbours` lists every outcome of every operator. A new operator is a function
-``propose(topo, space) -> list of field dicts`` registered in `OPERATORS`.
+``propose(topo, space) -> list of field dicts`` registered in `OPERATORS`; it proposes only
+values the space allows for the fields it changes (`repair` then meets the constraints
+between fields, so a proposal outside the space would come back as another change).
 """
 
 from __future__ import annotations
@@ -163,10 +165,10 @@ def update_keeps_state(topo: Topology, space: Space) -> list[Fields]:
 def family(topo: Topology, space: Space) -> list[Fields]:
     """Switch family, to the other family's default cell (the LSTM with forget gate, or
     PyTorch's GRU). The candidate (g or n) keeps its connection modes, and the cell its
-    bias and readout where the new family allows them. Not to the LSTM family in a space
-    of output units only."""
+    bias and readout where the new family allows them. Only to a family of the space (and
+    not to the LSTM family in a space of output units only)."""
     other, source, target = ("gru", "g", "n") if topo.family == "lstm" else ("lstm", "n", "g")
-    if other == "lstm" and "linear" not in space.readouts:
+    if other not in space.families or (other == "lstm" and "linear" not in space.readouts):
         return []
     fields: Fields = {"family": other, "bias": topo.bias, "readout": topo.readout}
     for name in ("x_modes", "h_modes"):
@@ -187,7 +189,7 @@ def readout(topo: Topology, space: Space) -> list[Fields]:
     loses its update gate with them; the LSTM family cannot have them."""
     if topo.readout == "units":
         return [_changed(topo, readout="linear")]
-    if topo.family != "gru":
+    if topo.family != "gru" or "units" not in space.readouts:
         return []
     return [_changed(topo, readout="units", update_gate=False)]
 
