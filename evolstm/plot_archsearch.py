@@ -246,9 +246,10 @@ def _draw_front(ax: Any, path: Path, candidates: list[Candidate]) -> None:
     ax.step(n_params[front], score[front], where="post", color="tab:red", alpha=0.6)
     ax.scatter(n_params[front], score[front], s=36, color="tab:red", zorder=3,
                label=f"front ({len(front)})")
-    for i in front:
-        if cells[i].variant:
-            ax.annotate(cells[i].variant, (n_params[i], score[i]), xytext=(4, 4),
+    for i in front:  # named variants by name; searched cells by number while few
+        label = cells[i].variant or (f"#{cells[i].candidate}" if len(front) <= 12 else "")
+        if label:
+            ax.annotate(label, (n_params[i], score[i]), xytext=(4, 4),
                         textcoords="offset points", fontsize=8)
     _score_scale(ax, score, "y")
     if n_params.min() > 0 and n_params.max() > 30 * n_params.min():
@@ -328,10 +329,27 @@ def _score_scale(ax: Any, values: np.ndarray, axis: str, symlog: bool = True) ->
         return
     if np.all(values > 0):
         if values.max() > 30 * values.min():
+            from matplotlib.ticker import FuncFormatter, NullFormatter
+
             set_scale("log")
+            scale_axis = ax.yaxis if axis == "y" else ax.xaxis
+            if values.max() > 1e3 * values.min():  # decades: label the powers of ten only
+                scale_axis.set_minor_formatter(NullFormatter())
+            else:  # a few decades: 1, 2, 5 times each power of ten, as plain numbers
+                formatter = FuncFormatter(_one_two_five)
+                scale_axis.set_major_formatter(formatter)
+                scale_axis.set_minor_formatter(formatter)
     elif symlog and np.ptp(values) > 0 and values.min() < 0:
         smallest = np.abs(values[values != 0]).min(initial=1.0)
         set_scale("symlog", linthresh=smallest)
+
+
+def _one_two_five(value: float, _: Any = None) -> str:
+    """A tick label for 1, 2 and 5 times a power of ten, nothing for the others."""
+    if value <= 0:
+        return ""
+    leading = round(value / 10 ** math.floor(math.log10(value) + 1e-9), 6)
+    return f"{value:g}" if leading in (1.0, 2.0, 5.0) else ""
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
