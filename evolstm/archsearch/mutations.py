@@ -10,11 +10,13 @@ that was absent adds it).
 `OPERATORS` maps a name to an `Operator`, callable as ``fn(topo, rng, space) -> Topology``:
 it draws uniformly one of its *outcomes*, the distinct canonical topologies of `space`
 (other than the parent) it can make from `topo` (`Operator.outcomes`, deterministic), or
-returns the parent (repaired into the space) when it has none. `mutate` applies one applicable
-operator; `neighbours` lists every outcome of every operator. A new operator is a function
-``propose(topo, space) -> list of field dicts`` registered in `OPERATORS`; it proposes only
-values the space allows for the fields it changes (`repair` then meets the constraints
-between fields, so a proposal outside the space would come back as another change).
+returns the parent (repaired into the space) when it has none. `mutate` applies one
+applicable operator; `neighbours` lists every outcome of every operator.
+
+A new operator is a function ``propose(topo, space) -> list of field dicts`` registered in
+`OPERATORS`. It proposes only values the space allows for the fields it changes: `repair`
+then meets the constraints between fields, and would turn a value outside the space into
+another change.
 """
 
 from __future__ import annotations
@@ -251,8 +253,9 @@ def mutate(topo: Topology, rng: np.random.Generator, space: Space) -> Topology:
 
     Draws operators uniformly, without replacement, until one has an outcome, and returns
     one of its outcomes drawn uniformly (so every applicable operator is equally likely).
-    Never raises: in a space where `topo` has no neighbour at all (none of the shipped
-    kinds) it returns `topo` repaired into the space.
+    Every cell has an outcome in every valid space (an LSTM-family cell's output gate, a
+    GRU-family cell's reset gate can always be toggled); were there none, `topo` repaired
+    into the space would be returned rather than an error raised.
     """
     names = list(OPERATORS)
     for index in rng.permutation(len(names)):
