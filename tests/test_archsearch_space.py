@@ -333,6 +333,47 @@ def test_every_operator_makes_neighbours(name: str, rng: np.random.Generator) ->
     assert all_neighbours == neighbours(parent, WIDEST)  # deterministic
 
 
+_MUT = {"family": "gru", "reset_after": False, "update_keeps_state": False}
+STEPS = [  # operator, parent, outcomes (variant names or topology dicts)
+    ("input_gate", "peephole", ["nig"]),
+    ("input_gate", "cifg", [{"peepholes": True, "input_gate": False}]),  # f freed: nig
+    ("forget_gate", "lstm1997", ["lstm"]),
+    ("forget_gate", "peephole", ["nfg"]),
+    ("forget_gate", "cifg", ["nfg"]),  # the coupled f = 1 - i removed: f = 1
+    ("output_gate", "peephole", ["nog"]),
+    ("coupling", "peephole", ["cifg"]),
+    ("coupling", "nfg", ["cifg"]),
+    ("coupling", "cifg", ["peephole"]),
+    ("peepholes", "lstm", ["peephole"]),
+    ("gate_recurrence", "peephole", ["fgr"]),
+    ("cell_activation", "peephole", ["niaf"]),
+    ("output_activation", "peephole", ["noaf"]),
+    ("family", "lstm1997", ["gru"]),
+    ("family", "mut1", [{"x_modes": {"g": "tanh"}}]),  # the candidate keeps its modes
+    ("reset_gate", "gru", [{"family": "gru", "reset_gate": False}]),
+    ("update_gate", "fully_recurrent", [{"family": "gru", "reset_gate": False, "bias": False}]),
+    ("reset_after", "gru", [{"family": "gru", "reset_after": False}]),
+    ("update_keeps_state", _MUT, [{"family": "gru", "reset_after": False}]),
+    ("bias", "elman", [{"family": "gru", "reset_gate": False, "update_gate": False,
+                        "bias": False}]),
+    ("readout", "fully_recurrent", [{"family": "gru", "reset_gate": False,
+                                     "update_gate": False, "bias": False}]),
+]
+
+
+@pytest.mark.parametrize(("name", "parent", "expected"), STEPS)
+def test_operator_steps_between_variants(name: str, parent: Any, expected: list[Any]) -> None:
+    assert OPERATORS[name].outcomes(resolve(parent), WIDEST) == [resolve(e) for e in expected]
+
+
+@pytest.mark.parametrize(
+    ("name", "parent", "variant"),
+    [("x_mode", _MUT, "mut2"), ("h_mode", _MUT, "mut3")],
+)
+def test_mode_changes_reach_the_mut_variants(name: str, parent: Any, variant: str) -> None:
+    assert resolve(variant) in OPERATORS[name].outcomes(resolve(parent), WIDEST)
+
+
 @pytest.mark.parametrize("name", sorted(OPERATORS))
 def test_an_operator_with_no_outcome_returns_the_parent(
     name: str, rng: np.random.Generator

@@ -90,8 +90,7 @@ def forget_gate(topo: Topology, space: Space) -> list[Fields]:
     removing the coupled one (f = 1 - i) leaves f = 1 too."""
     if topo.family != "lstm":
         return []
-    present = topo.forget_gate and not topo.coupled
-    return [_changed(topo, forget_gate=not present, coupled=False)]
+    return [_changed(topo, forget_gate=not topo.forget_gate, coupled=False)]
 
 
 def output_gate(topo: Topology, space: Space) -> list[Fields]:
