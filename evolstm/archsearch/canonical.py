@@ -50,17 +50,16 @@ from typing import Any
 from evolstm.archsearch.space import Space
 from evolstm.cells.topology import GRU_UNITS, LSTM_UNITS, Topology
 
-LSTM_FIELDS = (
+LSTM_FLAGS = (
     "input_gate",
     "forget_gate",
     "output_gate",
     "coupled",
     "peepholes",
     "gate_recurrence",
-    "cell_activation",
-    "output_activation",
 )
-GRU_FIELDS = ("reset_gate", "update_gate", "reset_after", "update_keeps_state")
+LSTM_FIELDS = (*LSTM_FLAGS, "cell_activation", "output_activation")
+GRU_FIELDS = ("reset_gate", "update_gate", "reset_after", "update_keeps_state")  # all flags
 DEFAULTS: dict[str, Any] = {
     field.name: field.default for field in dataclasses.fields(Topology)
 }
@@ -123,7 +122,7 @@ def repair(fields: dict[str, Any], space: Space) -> Topology:
     a ``linear`` input).
     """
     values = {name: fields.get(name, DEFAULTS[name]) for name in DEFAULTS}
-    for name in LSTM_FIELDS[:6] + GRU_FIELDS:
+    for name in (*LSTM_FLAGS, *GRU_FIELDS, "bias"):
         values[name] = bool(values[name])
     for name, allowed in (
         ("family", space.families),

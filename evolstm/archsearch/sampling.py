@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from evolstm.archsearch.canonical import GRU_FIELDS, LSTM_FIELDS, build, canonical, repair
+from evolstm.archsearch.canonical import GRU_FIELDS, LSTM_FLAGS, build, canonical, repair
 from evolstm.archsearch.space import Space
 from evolstm.cells.topology import GRU_UNITS, LSTM_UNITS, Topology
 from evolstm.errors import EvolstmError
@@ -45,7 +45,7 @@ def _draw(rng: np.random.Generator, space: Space) -> dict[str, object]:
     fields: dict[str, object] = {"family": family, "bias": pick(space.bias)}
     fields["readout"] = pick(space.readouts)
     units = LSTM_UNITS if family == "lstm" else GRU_UNITS
-    flags = LSTM_FIELDS[:6] if family == "lstm" else GRU_FIELDS
+    flags = LSTM_FLAGS if family == "lstm" else GRU_FIELDS
     for name in flags:
         fields[name] = bool(rng.integers(2))
     if family == "lstm":
