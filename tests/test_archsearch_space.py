@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import json
+import os
+import subprocess
+import sys
 from typing import Any
 
 import numpy as np
@@ -304,6 +308,31 @@ def test_crossover_mixes_fields(rng: np.random.Generator) -> None:
     parents = [resolve("nig"), resolve("nog")]  # i absent, o absent: 4 combinations
     children = {crossover(*parents, rng, WIDEST) for _ in range(100)}
     assert set(parents) < children and len(children) == 4
+
+
+def operator_chain(seed: int) -> list[str]:
+    """Keys of a chain of samples, mutations and crossovers from one seed."""
+    rng = np.random.default_rng(seed)
+    topo = sample(rng, WIDEST)
+    chain = [key(topo)]
+    for _ in range(20):
+        topo = crossover(mutate(topo, rng, WIDEST), sample(rng, WIDEST), rng, WIDEST)
+        chain.append(key(topo))
+    return chain
+
+
+def test_operators_do_not_depend_on_the_process() -> None:
+    """Same seed, same cells in another process with another string hash seed (an exact
+    resume replays the outer search in a new process)."""
+    code = (
+        "import json, sys; sys.path.insert(0, 'tests'); "
+        "from test_archsearch_space import operator_chain; "
+        "print(json.dumps(operator_chain(7)))"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, check=True, cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert json.loads(out.stdout) == operator_chain(7)
 
 
 # -- every operator -----------------------------------------------------------------------
