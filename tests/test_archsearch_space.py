@@ -456,27 +456,60 @@ def test_operators_stay_out_of_what_the_space_excludes() -> None:
     ]
 
 
+def breadth_first(
+    start: Topology, space: Space, targets: frozenset[Topology] = frozenset()
+) -> dict[Topology, int]:
+    """Mutation distance from `start` of every cell reachable over `neighbours` in
+    `space`; given `targets`, the walk stops once it has found them all. (The order within
+    a level changes no distance: GRU-family cells go first, to reach the GRU-family
+    variants without expanding every LSTM-family cell of the level.)"""
+    distance, frontier = {start: 0}, [start]
+    while frontier and not (targets and targets <= distance.keys()):
+        found: list[Topology] = []
+        for node in frontier:
+            for child in neighbours(node, space):
+                if child not in distance:
+                    distance[child] = distance[node] + 1
+                    found.append(child)
+            if targets and targets <= distance.keys():
+                break
+        frontier = sorted(found, key=lambda topo: topo.family != "gru")
+    return distance
+
+
+LINEAR = {"x_modes": ("linear",), "h_modes": ("linear",)}
+
+
+@pytest.mark.parametrize(
+    ("space", "count"),
+    [
+        # Gates (i; f absent, free or coupled; o): 10 settings. Peepholes and FGR double
+        # each of the 9 with a free gate: 37 cells (tanh activations, linear connections).
+        (Space(families=("lstm",), activations=("tanh",), **LINEAR), 37),
+        (Space(families=("lstm",), **LINEAR), 37 * 4),  # x two activations each
+        # r, z present: reset_after x update_keeps_state, 4; r only: 2; z only: 2; none: 1.
+        (Space(families=("gru",), **LINEAR), 9),
+        # h_n linear or none (x linear throughout): r, z: 8 mode settings, reset_after
+        # only where h_n is linear, keeps x2: 24; r only: 4 settings, 6; z only: 8; none: 2.
+        (Space(families=("gru",), x_modes=("linear",), h_modes=("linear", "none")), 40),
+        (Space(activations=("tanh",), **LINEAR), 37 + 9),
+    ],
+)
+def test_small_spaces_have_their_closed_form_size(space: Space, count: int) -> None:
+    """The canonical cells of a small space, counted by hand, are all reachable from
+    one of them, and sampling finds every one."""
+    cells = set(breadth_first(sample(np.random.default_rng(0), space), space))
+    assert len(cells) == count
+    rng = np.random.default_rng(1)
+    assert {sample(rng, space) for _ in range(30 * count)} == cells
+
+
 # -- reachability -------------------------------------------------------------------------
 def test_every_named_variant_is_reachable_from_lstm1997() -> None:
     """Breadth-first over `neighbours` in the widest space: exact mutation distances."""
-    start = resolve("lstm1997")
-    targets = {resolve(name) for name in names()}
-    distance = {start: 0}
-    frontier, level = [start], 0
-    while not targets <= distance.keys():
-        assert frontier, "some variants are unreachable"
-        found: list[Topology] = []
-        for node in frontier:
-            for child in neighbours(node, WIDEST):
-                if child not in distance:
-                    distance[child] = level + 1
-                    found.append(child)
-            if targets <= distance.keys():  # the rest of the level adds no shorter path
-                break
-        level += 1
-        # The order within a level changes no distance; GRU-family cells first reach the
-        # GRU-family variants without expanding every LSTM-family cell of the level.
-        frontier = sorted(found, key=lambda topo: topo.family != "gru")
-    measured = {name: distance[resolve(name)] for name in names()}
+    distance = breadth_first(
+        resolve("lstm1997"), WIDEST, frozenset(resolve(name) for name in names())
+    )
+    measured = {name: distance.get(resolve(name)) for name in names()}
     print("mutation distance from lstm1997:", measured)
     assert measured == DISTANCES
