@@ -22,7 +22,10 @@ def sample(rng: np.random.Generator, space: Space) -> Topology:
     recurrent modes, bias, readout) is drawn uniformly from the values the space allows,
     and the draw is rejected and repeated until it is a valid topology: the result is
     uniform over the valid settings of the fields (a canonical cell is as likely as the
-    number of settings that mean it). Consumes a variable number of draws from `rng`.
+    number of settings that mean it). GRU-family cells, with fewer units to connect
+    validly, are about two draws in three in the default space (three in four in the
+    widest), though they are 2% of its canonical cells (3,078 of 159,930). Consumes a
+    variable number of draws from `rng`.
     """
     fields: dict[str, object] = {}
     for _ in range(MAX_DRAWS):
