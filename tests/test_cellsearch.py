@@ -38,7 +38,7 @@ init_scale = 1.0
 [algorithm]
 name = "evolino"
 evolver = "cmaes"
-cma_population = 6
+population = 6
 max_evaluations = 36
 checkpoint_seconds = 0.0
 [architecture]

@@ -177,3 +177,99 @@ def test_best_cell_is_written_at_checkpoints_the_stop_and_ctrl_c(tmp_path, monke
     resumed = evolstm.resume(tmp_path / "interrupted").run_dir
     assert history_without_time(resumed) == history_without_time(finished)
     assert same_best(resumed, finished)
+
+
+def _kill_when(process, ready, limit_s=120.0):
+    """SIGKILL `process` as soon as `ready()` holds; False if it ended first."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        if ready():
+            process.send_signal(signal.SIGKILL)
+            process.communicate(timeout=60)
+            return process.returncode != 0
+        if process.poll() is not None:
+            return False
+        time.sleep(0.005)
+    pytest.fail("search did not progress")
+
+
+def _resume_equals(run_dir, expected):
+    result = subprocess.run([*EVOLSTM, "resume", str(run_dir), "--quiet"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert history_without_time(run_dir) == history_without_time(expected)
+    assert same_best(run_dir, expected)
+
+
+@pytest.mark.parametrize("moment", ["first generation", "before the first checkpoint"])
+def test_a_run_killed_before_its_first_checkpoint_resumes_from_the_start(tmp_path, moment):
+    """No checkpoint yet (killed in the first generation, or with history rows but before
+    the first checkpoint): resume restarts from generation 0 and ends where an
+    uninterrupted run ends; the partial history is discarded."""
+    config = write_config(tmp_path, generations=40)
+    config.write_text(config.read_text().replace("checkpoint_seconds = 0.0",
+                                                 "checkpoint_seconds = 3600.0"))
+    expected = evolstm.search(config, out=tmp_path / "expected").run_dir
+    run_dir = tmp_path / "killed"
+    process = subprocess.Popen([*EVOLSTM, "search", str(config), "--out", str(run_dir),
+                                "--quiet"], stderr=subprocess.PIPE, text=True)
+    history = run_dir / "history.csv"
+    if moment == "first generation":
+        def ready():
+            return (run_dir / "config.toml").exists()
+    else:
+        def ready():
+            return history.exists() and len(history.read_text().splitlines()) > 3
+    if not _kill_when(process, ready):
+        pytest.skip("the search finished before the kill")
+    assert not (run_dir / "checkpoint" / "state.npz").exists()
+    _resume_equals(run_dir, expected)
+
+
+def test_a_checkpoint_half_written_when_killed_is_ignored(reference, tmp_path):
+    """A kill while a checkpoint is written leaves its temporary file beside the last
+    complete one (or beside none): resume reads only complete checkpoints."""
+    config, expected = reference
+    run_dir = evolstm.search(config, generations=4, out=tmp_path / "run").run_dir
+    state = run_dir / "checkpoint" / "state.npz"
+    (run_dir / "checkpoint" / "state.npz.tmp.npz").write_bytes(state.read_bytes()[:300])
+    run = evolstm.resume(run_dir, generations=10)
+    assert history_without_time(run.run_dir) == history_without_time(expected)
+    fresh = evolstm.search(config, generations=2, out=tmp_path / "first").run_dir
+    first_state = fresh / "checkpoint" / "state.npz"
+    (fresh / "checkpoint" / "state.npz.tmp.npz").write_bytes(first_state.read_bytes()[:300])
+    first_state.unlink()  # killed while writing its first checkpoint
+    run = evolstm.resume(fresh, generations=10)
+    assert history_without_time(run.run_dir) == history_without_time(expected)
+    assert same_best(run.run_dir, expected)
+
+
+@pytest.mark.parametrize("delay_s", [0.0, 0.05, 0.2, 0.5, 1.0])
+def test_a_run_killed_at_any_moment_resumes_to_the_same_result(tmp_path, delay_s):
+    """SIGKILL at several moments after the run folder holds its config, in a run that
+    checkpoints every generation (some kills land inside a checkpoint's write): every
+    resume ends as the uninterrupted run. (Killed before config.toml exists, there is no
+    run to resume: `evolstm resume` says so in one line, exit 2.)"""
+    config = write_config(tmp_path, generations=60)
+    expected = evolstm.search(config, out=tmp_path / "expected").run_dir
+    run_dir = tmp_path / "killed"
+    process = subprocess.Popen([*EVOLSTM, "search", str(config), "--out", str(run_dir),
+                                "--quiet"], stderr=subprocess.PIPE, text=True)
+    started: list[float] = []
+
+    def ready():
+        if not started and (run_dir / "config.toml").exists():
+            started.append(time.monotonic())
+        return bool(started) and time.monotonic() - started[0] >= delay_s
+
+    if not _kill_when(process, ready):
+        pytest.skip("the search finished before the kill")
+    _resume_equals(run_dir, expected)
+
+
+def test_resume_of_a_folder_without_config_is_one_line(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = subprocess.run([*EVOLSTM, "resume", str(tmp_path / "empty")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "config.toml" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
