@@ -7,7 +7,8 @@
     inner_seeds = 2         # inner searches per candidate; the score is their median
     inner_seed_base = 0     # inner seeds base .. base + inner_seeds - 1 (another base:
                             # seeds a search never saw, for re-scoring)
-    start = ["lstm"]        # named variants asked first (the study's list for "variants")
+    start = ["lstm"]        # cells asked first (the study's list for "variants"): variant
+                            # names, "named" (all in the space), or topology keys
     test = "front"          # who gets test metrics at the end: best | front | all
     population = 20         # ... and the outer algorithm's own options
     [architecture.space]    # the part of the topology space searched
@@ -17,6 +18,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from typing import Any, Literal
 
 from evolstm import options
@@ -72,21 +75,24 @@ def parse(table: dict[str, Any]) -> tuple[ArchitectureConfig, Any, Space]:
     return dataclasses.replace(architecture, space=None), outer_options, space
 
 
+NAMED = "named"  # a start entry that stands for every named variant inside the space
+
+
 def start_topologies(architecture: ArchitectureConfig, space: Space) -> list[Topology]:
-    """The start list as canonical topologies; for the `variants` study without a list,
-    every named variant inside the space."""
-    names = list(architecture.start)
-    if not names and architecture.algorithm == "variants":
-        names = [name for name in variants.names()
-                 if space.contains(canonical(variants.resolve(name)))]
+    """The start list as canonical topologies (the `variants` study without a list: every
+    named variant inside the space). An entry is a variant name, ``"named"`` (every named
+    variant inside the space) or a topology key (the JSON of a candidates.csv row)."""
     topologies = []
-    for name in names:
+    for entry in _entries(architecture, space):
         try:
-            topology = canonical(variants.resolve(name))
-        except EvolstmError as error:
+            if entry.startswith("{"):
+                topology = canonical(Topology.from_dict(json.loads(entry)))
+            else:
+                topology = canonical(variants.resolve(entry))
+        except (EvolstmError, json.JSONDecodeError) as error:
             raise ConfigError(f"architecture.start: {error}") from None
         if not space.contains(topology):
-            raise ConfigError(f"architecture.start: {name} is outside architecture.space")
+            raise ConfigError(f"architecture.start: {entry} is outside architecture.space")
         topologies.append(topology)
     if architecture.algorithm == "variants" and not topologies:
         raise ConfigError("architecture.start: no named variant lies inside the space")
@@ -94,8 +100,23 @@ def start_topologies(architecture: ArchitectureConfig, space: Space) -> list[Top
 
 
 def start_names(architecture: ArchitectureConfig, space: Space) -> list[str]:
-    """The names behind `start_topologies`, in the same order."""
-    if architecture.start or architecture.algorithm != "variants":
-        return list(architecture.start)
-    return [name for name in variants.names()
-            if space.contains(canonical(variants.resolve(name)))]
+    """Labels of `start_topologies`, in the same order: variant names, and for a topology
+    key ``cell-`` and six hex digits of its hash."""
+    return [
+        "cell-" + hashlib.blake2b(entry.encode(), digest_size=3).hexdigest()
+        if entry.startswith("{") else entry
+        for entry in _entries(architecture, space)
+    ]
+
+
+def _entries(architecture: ArchitectureConfig, space: Space) -> list[str]:
+    """The start entries with ``"named"`` (and an empty study list) expanded."""
+    named = [name for name in variants.names()
+             if space.contains(canonical(variants.resolve(name)))]
+    entries = list(architecture.start)
+    if not entries and architecture.algorithm == "variants":
+        return named
+    expanded: list[str] = []
+    for entry in entries:
+        expanded += named if entry == NAMED else [entry]
+    return expanded
