@@ -37,11 +37,14 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--backend", choices=BACKENDS)
     search.add_argument("--scheduler", help="Dask scheduler address (backend dask)")
     search.add_argument("--generations", type=int)
+    search.add_argument("--candidates", type=int, help="budget of a search over cells")
     search.add_argument("--quiet", action="store_true")
 
     resume = commands.add_parser("resume", help="continue a stopped or finished search")
     resume.add_argument("run_dir", type=Path)
     resume.add_argument("--generations", type=int, help="new total number of generations")
+    resume.add_argument("--candidates", type=int,
+                        help="new total number of candidates (a search over cells)")
     resume.add_argument("--jobs", type=int)
     resume.add_argument("--backend", choices=BACKENDS)
     resume.add_argument("--quiet", action="store_true")
@@ -100,6 +103,7 @@ def _search(args: argparse.Namespace) -> int:
     try:
         run = runs.search(args.config, seed=args.seed, jobs=args.jobs, backend=args.backend,
                           scheduler=args.scheduler, generations=args.generations,
+                          candidates=args.candidates,
                           out=args.out, quiet=args.quiet)
     except runs.Interrupted as stop:
         print(f"evolstm: {stop}", file=sys.stderr)
@@ -113,6 +117,7 @@ def _resume(args: argparse.Namespace) -> int:
 
     try:
         run = runs.resume(args.run_dir, args.generations, quiet=args.quiet, jobs=args.jobs,
+                          candidates=args.candidates,
                           backend=args.backend)
     except runs.Interrupted as stop:
         print(f"evolstm: {stop}", file=sys.stderr)
@@ -133,6 +138,12 @@ def _report(run: Any, quiet: bool) -> None:
     print(f"best fitness: {_fmt(summary['best_fitness'])}; test ({summary['task']}): {test}")
     if summary["solved"] is not None:
         print(f"solved: {summary['solved']}")
+    if "best_key" in summary:  # a search over cells
+        name = summary["best_variant"] or "a cell none of the named variants is"
+        print(f"candidates: {summary['candidates']} ({summary['cache_hits']} cache hits), "
+              f"{summary['inner_evaluations']} inner evaluations")
+        print(f"best cell: {name}, {summary['best_n_params']} parameters "
+              f"(evolstm show {run.run_dir}; front.json: the Pareto front)")
 
 
 def _eval(args: argparse.Namespace) -> int:

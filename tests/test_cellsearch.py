@@ -165,6 +165,15 @@ def test_ctrl_c_then_resume_equals_an_uninterrupted_cell_search(tmp_path, monkey
     same_cell_search(evolstm.resume(tmp_path / "run").run_dir, expected)
 
 
+def test_stop_then_resume_with_more_candidates_equals_an_uninterrupted_run(reference,
+                                                                          tmp_path):
+    config, expected = reference
+    evolstm.search(config, candidates=8, out=tmp_path / "run")
+    same_cell_search(evolstm.resume(tmp_path / "run", candidates=16).run_dir, expected)
+    with pytest.raises(ConfigError, match="--candidates"):
+        evolstm.resume(tmp_path / "run", generations=3)
+
+
 def _wait_for(path: Path, lines: int, process: subprocess.Popen, limit_s: float = 180.0):
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:

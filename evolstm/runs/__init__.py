@@ -28,12 +28,14 @@ def search(
     generations: int | None = None,
     out: str | os.PathLike[str] | None = None,
     quiet: bool = True,
+    candidates: int | None = None,
 ) -> Run:
     """Run the search a config file describes (the same as ``evolstm search``)."""
     from evolstm.runs import rundir
 
     path = Path(config_path)
-    resolved = config.load(path).with_overrides(seed, generations, jobs, backend, scheduler)
+    resolved = config.load(path).with_overrides(seed, generations, jobs, backend, scheduler,
+                                                candidates)
     run_dir = rundir.new_path(path, Path(out) if out is not None else None)
     return searcher(resolved).start(resolved, run_dir, quiet=quiet)
 
@@ -44,14 +46,17 @@ def resume(
     quiet: bool = True,
     jobs: int | None = None,
     backend: str | None = None,
+    candidates: int | None = None,
 ) -> Run:
-    """Continue a stopped or finished search to the same result an uninterrupted one gets."""
+    """Continue a stopped or finished search to the same result an uninterrupted one gets;
+    `generations` (weights) or `candidates` (cells) raise its budget."""
     from evolstm.runs import rundir
 
     path = Path(run_dir)
     rundir.require(path, rundir.CONFIG)
     search_class = searcher(config.load(path / rundir.CONFIG))
-    return search_class.resume(path, generations, quiet, jobs=jobs, backend=backend)
+    return search_class.resume(path, generations, quiet, candidates, jobs=jobs,
+                               backend=backend)
 
 
 __all__ = ["Interrupted", "Run", "Search", "config", "resume", "search"]

@@ -131,6 +131,7 @@ class Config:
         jobs: int | None = None,
         backend: str | None = None,
         scheduler: str | None = None,
+        candidates: int | None = None,
     ) -> Config:
         """The config with command-line overrides applied (None leaves a value)."""
         config = self
@@ -139,7 +140,18 @@ class Config:
         if generations is not None:
             if generations < 0:
                 raise ConfigError("--generations: must be >= 0")
+            if self.searches_cells:
+                raise ConfigError("--generations: a search over cells stops at "
+                                  "architecture.candidates; use --candidates")
             config = config.replace(loop=dataclasses.replace(config.loop, generations=generations))
+        if candidates is not None:
+            if not self.searches_cells:
+                raise ConfigError("--candidates: applies to a search over cells "
+                                  "([architecture]); use --generations")
+            if candidates < 1:
+                raise ConfigError("--candidates: must be >= 1")
+            config = config.replace(architecture=dataclasses.replace(
+                config.architecture, candidates=candidates))
         parallel = {
             key: value
             for key, value in (("jobs", jobs), ("backend", backend), ("scheduler", scheduler))

@@ -89,12 +89,14 @@ class SearchLoop(ABC):
     @classmethod
     def resume(
         cls, run_dir: Path, generations: int | None = None, quiet: bool = False,
-        **parallel: Any,
+        candidates: int | None = None, **parallel: Any,
     ) -> Run:
+        """Continue `run_dir`; `generations` (a weight search) or `candidates` (a search over
+        cells) raise its budget in its config.toml; `parallel` (jobs, backend) this time."""
         rundir.require(run_dir, rundir.CONFIG)
         config = cfg.load(run_dir / rundir.CONFIG).with_overrides(**parallel)
-        if generations is not None:
-            config = config.with_overrides(generations=generations)
+        if generations is not None or candidates is not None:
+            config = config.with_overrides(generations=generations, candidates=candidates)
             rundir.write_atomic(run_dir / rundir.CONFIG, cfg.dumps(config))
         checkpoint_dir = run_dir / rundir.CHECKPOINT
         # No checkpoint yet (killed before the first): the run restarts from generation 0.

@@ -1,0 +1,141 @@
+"""Throughput of the search over cells: candidates per hour, where the time goes, and the
+speed-up from 1 to 2 workers (loky and a Dask LocalCluster).
+
+    python benchmarks/bench_cellsearch.py [--candidates N] [--budget EVALUATIONS]
+
+The search is searches/cellsearch_anbncn.toml (aging evolution on a^n b^n c^n, Evolino inner
+searches) with `--candidates` candidates and an inner budget of `--budget` evaluations, one
+inner seed. Every figure below comes from runs made in this process, one after the other:
+
+1. in process (backend sequential), with `Population.run` (the population simulator) and
+   the least-squares readout timed by wrapping them: the share of wall time in the inner
+   kernels, in the rest of the inner searches (pycma, the task's Python), and outside the
+   inner searches (the outer loop: operators, cache, records, checkpoints);
+2. loky with 1 and 2 workers, and a Dask LocalCluster with 1 and 2 worker processes: wall
+   time, candidates per hour, the speed-up 2 / 1 of each backend;
+3. how many candidates have no fast kernel and run on the reference kernel, and what one
+   inner search costs on each kernel (median seconds over the run's candidates).
+
+A warm-up run (two candidates) loads the Numba caches first; it is not timed. The runs'
+candidates are identical on every backend (checked), so the comparisons are like for like.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+import evolstm
+from evolstm.cells import fast_kernels
+from evolstm.cells.population import Population
+from evolstm.cells.topology import Topology
+from evolstm.tasks import sequences
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / "searches" / "cellsearch_anbncn.toml"
+SPENT: dict[str, float] = defaultdict(float)
+
+
+def timed(owner: object, name: str, bucket: str) -> None:
+    """Replace owner.name by a wrapper adding its wall time to SPENT[bucket]."""
+    inner = getattr(owner, name)
+
+    def wrapper(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            SPENT[bucket] += time.perf_counter() - start
+
+    setattr(owner, name, wrapper)
+
+
+def config_for(directory: Path, candidates: int, budget: int) -> Path:
+    """The benchmark's config: the shipped one with its budget and one inner seed."""
+    text = CONFIG.read_text()
+    text = text.replace("candidates = 64", f"candidates = {candidates}")
+    text = text.replace("max_evaluations = 2000", f"max_evaluations = {budget}")
+    text = text.replace("inner_seeds = 2", "inner_seeds = 1")
+    path = directory / "bench.toml"
+    path.write_text(text)
+    return path
+
+
+def run(config: Path, out: Path, **parallel) -> tuple[float, dict]:
+    started = time.perf_counter()
+    result = evolstm.search(config, out=out, **parallel)
+    return time.perf_counter() - started, result.summary
+
+
+def candidate_rows(run_dir: Path) -> list[dict[str, str]]:
+    with open(run_dir / "candidates.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--candidates", type=int, default=48)
+    parser.add_argument("--budget", type=int, default=2000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        config = config_for(root, args.candidates, args.budget)
+        (root / "warm").mkdir()
+        warm = config_for(root / "warm", 2, 40)
+        for backend in ("sequential", "loky"):
+            run(warm, root / f"warm-{backend}", backend=backend, jobs=2)
+        print(f"search: {CONFIG.name}, {args.candidates} candidates, inner budget "
+              f"{args.budget} evaluations, 1 inner seed")
+
+        timed(Population, "run", "kernel")
+        timed(sequences, "fit_readout", "readout")
+        wall, summary = run(config, root / "sequential", backend="sequential")
+        inner = summary["inner_seconds"]
+        reference = root / "sequential"
+        print(f"\nin process: {wall:.1f} s, {summary['candidates'] / wall * 3600:.0f} "
+              f"candidates/h ({summary['unique_candidates']} scored, "
+              f"{summary['cache_hits']} cache hits)")
+        for label, seconds in (("inner kernels (Population.run)", SPENT["kernel"]),
+                               ("inner readout fits", SPENT["readout"]),
+                               ("rest of the inner searches (pycma, task)",
+                                inner - SPENT["kernel"] - SPENT["readout"]),
+                               ("outer loop (operators, cache, records, test report)",
+                                wall - inner)):
+            print(f"  {label:52s} {seconds:8.2f} s  {100 * seconds / wall:5.1f}%")
+
+        rows = candidate_rows(reference)
+        scored = [row for row in rows if row["cache_hit"] == "0"]
+        fast = [fast_kernels.supports(Topology.from_dict(json.loads(row["key"])))
+                for row in scored]
+        seconds = np.array([float(row["seconds"]) for row in scored])
+        fast = np.array(fast)
+        print(f"\nreference-kernel fallback: {np.sum(~fast)} of {len(scored)} scored "
+              f"candidates ({100 * np.mean(~fast):.0f}%); median inner search "
+              f"{np.median(seconds[fast]) if fast.any() else float('nan'):.2f} s on the fast "
+              f"kernels, {np.median(seconds[~fast]) if (~fast).any() else float('nan'):.2f} s "
+              f"on the reference kernel")
+
+        print("\nworkers   backend  wall s  candidates/h  speed-up 2/1")
+        for backend in ("loky", "dask"):
+            walls = {}
+            for jobs in (1, 2):
+                out = root / f"{backend}-{jobs}"
+                walls[jobs], _ = run(config, out, backend=backend, jobs=jobs)
+                same = [{k: v for k, v in r.items() if k != "seconds"}
+                        for r in candidate_rows(out)] == [
+                    {k: v for k, v in r.items() if k != "seconds"} for r in rows]
+                assert same, f"{backend} with {jobs} workers gave other candidates"
+                print(f"{jobs:7d}   {backend:7s} {walls[jobs]:7.1f}  "
+                      f"{args.candidates / walls[jobs] * 3600:12.0f}"
+                      + (f"  {walls[1] / walls[2]:12.2f}" if jobs == 2 else ""))
+
+
+if __name__ == "__main__":
+    main()
