@@ -4,7 +4,7 @@ multi-objective evolutionary algorithm).
 
 Each generation breeds `population` children from the current population: parents by
 binary tournament on (front rank, crowding distance), field-wise crossover with probability
-`crossover`, then a mutation. `selNSGA2` keeps the best `population` of parents and
+`crossover_prob`, then a mutation. `selNSGA2` keeps the best `population` of parents and
 children. The first generation is the start topologies filled up with random samples.
 """
 
@@ -37,13 +37,13 @@ class Member:
 @dataclasses.dataclass(frozen=True)
 class NSGA2Options:
     population: int = 20
-    crossover: float = 0.5
+    crossover_prob: float = 0.5  # the GA's name for the same idea
 
     def validate(self) -> None:
         if self.population < 2:
             raise ValueError("population: must be >= 2")
-        if not 0.0 <= self.crossover <= 1.0:
-            raise ValueError("crossover: must be in [0, 1]")
+        if not 0.0 <= self.crossover_prob <= 1.0:
+            raise ValueError("crossover_prob: must be in [0, 1]")
 
 
 class NSGA2(OuterAlgorithm):
@@ -66,7 +66,7 @@ class NSGA2(OuterAlgorithm):
         while len(children) < size:
             mother, father = self._tournament(), self._tournament()
             child = mother.topology
-            if self.rng.random() < self.options.crossover:
+            if self.rng.random() < self.options.crossover_prob:
                 child = crossover(mother.topology, father.topology, self.rng, self.space)
             children.append(mutate(child, self.rng, self.space))
         return children
