@@ -14,6 +14,9 @@ from typing import Any
 import numpy as np
 
 from evolstm.cells import fast_kernels, kernels
+from evolstm.cells.graph import Graph, program
+from evolstm.cells.graph.layout import GraphLayout
+from evolstm.cells.graph.named import GRAPHS, cell_graph
 from evolstm.cells.layout import Layout
 from evolstm.cells.topology import Topology
 from evolstm.cells.variants import resolve, variant_of
@@ -38,12 +41,15 @@ class Simulation:
 class Population:
     """P cells of one topology: ``Population("lstm", n_in=1, n_hidden=16, n_out=1)``.
 
-    `cell` is a variant name (`evolstm.cells.names()`), a topology dict or a `Topology`.
+    `cell` is a variant name (`evolstm.cells.names()`), a topology dict or a `Topology`; or a
+    cell graph: a `Graph`, its dict (`Graph.to_dict`) or the name of a graph-only cell
+    (`evolstm.cells.graph.names()`, e.g. ``"nas"``). A graph population runs the graph
+    interpreter (`evolstm.cells.graph.kernel`); `topology` is then None and `graph` is set.
     """
 
     def __init__(
         self,
-        cell: str | dict[str, Any] | Topology,
+        cell: str | dict[str, Any] | Topology | Graph,
         n_in: int,
         n_hidden: int,
         n_out: int,
@@ -52,15 +58,25 @@ class Population:
     ) -> None:
         if str(np.dtype(dtype)) not in DTYPES:
             raise EvolstmError(f"dtype: {dtype!r} is not one of {', '.join(DTYPES)}")
-        self.topology = resolve(cell)
-        self.variant = cell if isinstance(cell, str) else variant_of(self.topology)
-        self.layout = Layout(self.topology, n_in, n_hidden, n_out, layers)
+        self.graph: Graph | None = None
+        self.topology: Topology | None = None
+        self.layout: Layout | GraphLayout
+        if isinstance(cell, Graph) or (isinstance(cell, dict) and "nodes" in cell) or (
+            isinstance(cell, str) and cell in GRAPHS
+        ):
+            self.graph = cell_graph(cell)
+            self.variant = cell if isinstance(cell, str) else None
+            self.layout = GraphLayout(self.graph, n_in, n_hidden, n_out, layers)
+        else:
+            self.topology = resolve(cell)
+            self.variant = cell if isinstance(cell, str) else variant_of(self.topology)
+            self.layout = Layout(self.topology, n_in, n_hidden, n_out, layers)
         self.dtype = np.dtype(dtype)
         self.n_in, self.n_hidden, self.n_out, self.layers = n_in, n_hidden, n_out, layers
         self._one = self.dtype.type(1.0)
 
     def __repr__(self) -> str:
-        name = self.variant or "topology"
+        name = self.variant or ("graph" if self.graph is not None else "topology")
         return (
             f"Population({name!r}, n_in={self.n_in}, n_hidden={self.n_hidden}, "
             f"n_out={self.n_out}, layers={self.layers}, dtype={str(self.dtype)!r})"
@@ -78,7 +94,9 @@ class Population:
 
     @property
     def state_width(self) -> int:
-        """W: per-layer state length, (2 + number of FGR gates)·H."""
+        """W: per-layer state length, (2 + number of FGR gates)·H; a graph's: (states)·H."""
+        if self.topology is None:
+            return len(self.graph.states) * self.n_hidden
         return (2 + len(self.topology.recurrent_gates())) * self.n_hidden
 
     def unflatten(self, genome: np.ndarray) -> dict[str, np.ndarray]:
@@ -161,9 +179,13 @@ class Population:
             hidden = np.empty((n_pop, n_batch, total, self.n_hidden), self.dtype)
         else:
             hidden = np.empty((0, 0, 0, 0), self.dtype)
-        weights = kernels.kernel_genomes(genomes, self.layout)
-        spec = self.layout.kernel_spec
-        fast = fast_kernels.plan(self.layout, self.dtype, n_pop, n_batch)  # by speed alone
+        if isinstance(self.layout, GraphLayout):  # the interpreter: genomes as they are
+            weights = genomes
+            fast = program.plan(self.layout, self.dtype, n_pop, n_batch)
+        else:
+            weights = kernels.kernel_genomes(genomes, self.layout)
+            spec = self.layout.kernel_spec
+            fast = fast_kernels.plan(self.layout, self.dtype, n_pop, n_batch)  # by speed alone
 
         def work(chunk: slice) -> None:
             if fast is not None:
