@@ -1,13 +1,18 @@
 """Double pole balancing without velocities: evaluations to solve, next to published figures.
 
     python benchmarks/double_pole.py [--seeds 20] [--first-seed 1] [--configs CONFIG ...]
+                                     [--old-check] [--set KEY=VALUE ...]
 
 Runs each search config (default: the best setting, the CMA-ES and the CoSyNE configs in
 searches/) for seeds first..first + N - 1 (default 1..20) through `evolstm.search`, which
-stops a run when the task's criterion holds (100,000 steps from the start, then >= 200 of the
-625 generalisation starts), and prints per config the mean and median evaluations of the
-solved runs, the share solved, the mean generalisation count of the final best cells and the
-evaluations of every run.
+stops a run when the task's criterion holds (100,000 steps from the start and from the 10
+perturbed starts, then >= 200 of the 625 generalisation starts), and prints per config the
+mean, median, quartiles and range of the evaluations of the solved runs, the share solved,
+the mean generalisation count of the final best cells and the evaluations of every run.
+
+`--old-check` gives the criterion before issue 22 (the standard start only, no perturbed
+starts: `solve_angle_offsets_rad = []`, `solve_cart_offsets_m = []`); `--set` adds any
+other task option (a TOML value) to every config's [task] table.
 """
 
 from __future__ import annotations
@@ -49,6 +54,23 @@ PUBLISHED = [
 ]
 
 
+OLD_CHECK = ["solve_angle_offsets_rad=[]", "solve_cart_offsets_m=[]"]
+
+
+def with_task_options(config: Path, settings: list[str], scratch: Path) -> Path:
+    """A copy of `config` in `scratch` whose [task] table also holds KEY = VALUE for each
+    "KEY=VALUE" of `settings` (keys the config does not set; the file name is kept)."""
+    if not settings:
+        return config
+    lines = config.read_text(encoding="utf-8").splitlines()
+    added = [" = ".join(part.strip() for part in item.split("=", 1)) for item in settings]
+    at = lines.index("[task]") + 1
+    copy = scratch / "configs" / config.name
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    copy.write_text("\n".join(lines[:at] + added + lines[at:]) + "\n", encoding="utf-8")
+    return copy
+
+
 def run(config: Path, seed: int, out: Path, jobs: int) -> dict:
     """One search; its summary."""
     result = evolstm.search(config, seed=seed, out=out / f"{config.stem}-{seed}",
@@ -62,7 +84,10 @@ def report(name: str, summaries: list[dict]) -> None:
     counts = [s["test"].get("generalisation", 0.0) for s in summaries]
     if evaluations:
         mean, median = statistics.mean(evaluations), statistics.median(evaluations)
-        figures = f"mean {mean:>9,.0f}  median {median:>9,.0f}"
+        low, high = (statistics.quantiles(evaluations, n=4)[::2] if len(evaluations) > 1
+                     else (median, median))
+        figures = (f"mean {mean:>9,.0f}  median {median:>9,.0f}  quartiles {low:,.0f}-"
+                   f"{high:,.0f}  range {min(evaluations):,}-{max(evaluations):,}")
     else:
         figures = f"{'none solved':>34}"
     print(f"{name:<32} {figures}  solved {len(solved)}/{len(summaries)}  "
@@ -79,9 +104,15 @@ def main() -> None:
     parser.add_argument("--configs", type=Path, nargs="+", default=DEFAULT_CONFIGS)
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--verbose", action="store_true", help="one line per run")
+    parser.add_argument("--old-check", action="store_true",
+                        help="the standard start only (the criterion before issue 22)")
+    parser.add_argument("--set", dest="settings", action="append", default=[],
+                        metavar="KEY=VALUE", help="a task option for every config")
     args = parser.parse_args()
+    settings = (OLD_CHECK if args.old_check else []) + args.settings
     with tempfile.TemporaryDirectory() as scratch:
-        for config in args.configs:
+        for original in args.configs:
+            config = with_task_options(original, settings, Path(scratch))
             summaries = []
             for seed in range(args.first_seed, args.first_seed + args.seeds):
                 summary = run(config, seed, Path(scratch), args.jobs)

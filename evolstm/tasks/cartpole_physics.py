@@ -132,7 +132,7 @@ def within_bounds(state, n_poles, angle_limit):
 
 @numba.njit(**JIT)
 def balance(w, flags, units, layers, readout, width, observed, scale, starts, n_poles,
-            params, angle_limit, n_steps, one, steps, jiggle, record):
+            params, angle_limit, n_steps, one, stop_at_failure, steps, jiggle, record):
     """Run every genome as the controller from every start state.
 
     w: (P, n_params) kernel genomes (`kernel_genomes`); flags, units, layers, readout: the
@@ -144,7 +144,9 @@ def balance(w, flags, units, layers, readout, width, observed, scale, starts, n_
     Writes steps (P, S) int64: actions after which the state was in bounds (the trial
     lasted steps + 1 actions when steps < n_steps); jiggle (P, S) float64: sum over the
     last (at most 100) post-action states of the trial, the failing one included, of
-    |x| + |x'| + |theta1| + |theta1'|;
+    |x| + |x'| + |theta1| + |theta1'|. stop_at_failure: once a genome's trial ends before
+    `n_steps`, its remaining starts are not run (steps -1, jiggle 0): a check that needs
+    every start costs a failing genome no more than its first failure;
     record: (P, S, n_steps, 6) post-action states (NaN after the end), or a
     (0, 0, 0, 0) array to skip.
     """
@@ -161,7 +163,14 @@ def balance(w, flags, units, layers, readout, width, observed, scale, starts, n_
     scratch = np.empty((5, 6))
     window = np.zeros(JIGGLE_WINDOW)
     for p in range(n_pop):
+        failed = False
         for s in range(n_starts):
+            if failed:
+                steps[p, s] = -1
+                jiggle[p, s] = 0.0
+                if keep:
+                    record[p, s, :, :] = np.nan
+                continue
             cell[:, :] = 0
             state[:] = starts[s]
             window[:] = 0.0
@@ -183,6 +192,7 @@ def balance(w, flags, units, layers, readout, width, observed, scale, starts, n_
                     break
                 balanced += 1
             steps[p, s] = balanced
+            failed = stop_at_failure and balanced < n_steps
             total = 0.0
             for k in range(JIGGLE_WINDOW):
                 total += window[k]
