@@ -8,6 +8,7 @@ import numpy as np
 
 from evolstm.algorithms.base import Algorithm
 from evolstm.cells import Population
+from evolstm.cells.layout import Layout
 from evolstm.errors import EvolstmError
 from evolstm.registry import Registry
 
@@ -41,6 +42,30 @@ def create(
     algorithm = algorithm_cls(options, n_evolved, seed, init_scale)
     algorithm.bind(population.layout)
     return algorithm
+
+
+def forget_bias_offset(layout: Layout, forget_bias: float) -> np.ndarray:
+    """(n_params,) added to every genome a search evaluates: `forget_bias` on the forget
+    gate's bias of every layer (Gers, Schmidhuber & Cummins 2000; Jozefowicz et al. 2015
+    start it at 1), zero elsewhere, so the search is centred on that bias. The input bias
+    takes it (the recurrent one where the gate reads no weighted input); cells without a
+    free forget gate (GRU family, coupled, no forget gate, no biases) get zeros.
+    """
+    offset = np.zeros(layout.n_params)
+    units = layout.topology.units()
+    if not forget_bias or "f" not in [unit.name for unit in units]:
+        return offset
+    hidden = layout.n_hidden
+    x_units = [unit.name for unit in units if unit.x_mode == "linear"]
+    h_units = [unit.name for unit in units if unit.h_mode != "none"]
+    for k in range(layout.layers):
+        for prefix, names in (("bias_ih", x_units), ("bias_hh", h_units)):
+            block = layout.by_name.get(f"{prefix}_l{k}")
+            if block is not None and "f" in names:
+                start = block.offset + names.index("f") * hidden
+                offset[start : start + hidden] = forget_bias
+                break
+    return offset
 
 
 def full_genomes(asked: np.ndarray, n_params: int) -> np.ndarray:

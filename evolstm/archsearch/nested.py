@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from evolstm import algorithms
-from evolstm.algorithms.build import create, full_genomes
+from evolstm.algorithms.build import create, forget_bias_offset, full_genomes
 from evolstm.cells import Population
 from evolstm.cells.topology import Topology
 from evolstm.errors import EvolstmError
@@ -27,7 +27,8 @@ from evolstm.tasks import WORST_FITNESS, Task
 class InnerSearch:
     """The weight search every candidate gets: the algorithm with its options, the budget
     (stop at `max_evaluations` or `generations`, whichever comes first, or at
-    `target_fitness`) and the cell's sizes, dtype and initial weight spread."""
+    `target_fitness`) and the cell's sizes, dtype, initial weight spread and forget-gate bias
+    centre (`evolstm.algorithms.build.forget_bias_offset`)."""
 
     algorithm: str
     options: Any
@@ -38,6 +39,7 @@ class InnerSearch:
     layers: int
     dtype: str
     init_scale: float
+    forget_bias: float = 0.0
 
     def population(self, topology: Topology, task: Task) -> Population:
         """The candidate's population description for `task`."""
@@ -71,12 +73,13 @@ def run_inner(task: Task, topology: Topology, inner: InnerSearch, seed: int) -> 
         return InnerResult(WORST_FITNESS, np.zeros(population.n_params), 0,
                            time.perf_counter() - started)
     ridge = algorithm.ridge()
+    offset = forget_bias_offset(population.layout, inner.forget_bias)
     best_fitness, best_genome = math.inf, np.zeros(population.n_params)
     evaluations = generations = 0
     while True:
         asked = algorithm.ask()
-        fitness, genomes = task.fitness(population, full_genomes(asked, population.n_params),
-                                        ridge)
+        full = full_genomes(asked, population.n_params) + offset
+        fitness, genomes = task.fitness(population, full, ridge)
         algorithm.tell(asked, fitness)
         evaluations += len(fitness)
         generations += 1

@@ -75,7 +75,7 @@ class CellSearch(SearchLoop):
         self.inner = InnerSearch(
             config.algorithm, config.algorithm_options, loop.max_evaluations,
             loop.generations, loop.target_fitness, cell.hidden, cell.layers, cell.dtype,
-            cell.init_scale,
+            cell.init_scale, cell.forget_bias,
         )
         self.start_names = start_names(architecture, config.space)
         self.algorithm = outer.get(architecture.algorithm)(

@@ -35,7 +35,8 @@ class CellConfig:
     """The cell: a variant name or a topology table, its sizes, dtype and initial scales.
 
     init_scale: standard deviation of the initial weights around 0 (and the step size of
-    CMA-ES); init_scales: per-block overrides of the initial spread, ``{block: scale}`` with
+    CMA-ES); forget_bias: the centre of the forget gate's bias (`algorithms.build.
+    forget_bias_offset`: 1 as Jozefowicz et al. 2015); init_scales: per-block overrides of the initial spread, ``{block: scale}`` with
     the genome's block names (``weight_ih``, ``weight_hh``, ``bias_ih``, ... for every layer,
     or ``weight_ih_l0`` for one), e.g. an echo-state-like start with strong input weights.
     """
@@ -47,6 +48,7 @@ class CellConfig:
     dtype: Literal["float64", "float32"] = "float64"
     init_scale: float = 0.5
     init_scales: dict | None = None
+    forget_bias: float = 0.0
 
     def validate(self) -> None:
         if self.hidden < 1:

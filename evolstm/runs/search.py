@@ -12,7 +12,7 @@ import numpy as np
 
 from evolstm import algorithms, tasks
 from evolstm.algorithms import Algorithm
-from evolstm.algorithms.build import create, full_genomes
+from evolstm.algorithms.build import create, forget_bias_offset, full_genomes
 from evolstm.cells import Population, kernels
 from evolstm.cells.cell import Cell
 from evolstm.cells.cellfile import save as save_cell
@@ -65,6 +65,7 @@ class Search(SearchLoop):
         super().__init__(config, run_dir, quiet)
         self.task, self.population, self.algorithm = build(config)
         self.ridge = self.algorithm.ridge()
+        self.offset = forget_bias_offset(self.population.layout, config.cell.forget_bias)
 
     def open_evaluator(self) -> AbstractContextManager[Any]:
         parallel = self.config.parallel
@@ -72,7 +73,8 @@ class Search(SearchLoop):
                          parallel.scheduler)
 
     def score(self, evaluate: Any, asked: np.ndarray) -> Scored:
-        fitness, genomes = evaluate(full_genomes(asked, self.population.n_params), self.ridge)
+        full = full_genomes(asked, self.population.n_params) + self.offset
+        fitness, genomes = evaluate(full, self.ridge)
         return Scored(fitness, len(fitness), genomes)
 
     def fingerprint(self, asked: np.ndarray) -> int:
