@@ -295,7 +295,9 @@ class CellSearch(SearchLoop):
         base = self.config.architecture.inner_seed_base
         for candidate, k in sorted(reported.items()):
             for j, metrics in enumerate(tests[k]):
-                for metric, value in metrics.items():
+                # the inner search's best fitness (search data) beside the test metrics
+                search = {"search_fitness": float(self.cache[k].fitness[j])}
+                for metric, value in {**search, **metrics}.items():
                     rows.append([str(candidate), k, self._label(candidate, k), str(base + j),
                                  metric, repr(float(value))])
         rundir.write_csv_atomic(self.run_dir / TESTED, rows)

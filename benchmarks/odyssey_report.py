@@ -1,0 +1,110 @@
+"""The Odyssey under neuroevolution: tables and tests from the study run folders.
+
+    python benchmarks/odyssey_report.py results/odyssey_anbncn results/odyssey_reber ...
+        [--forget-bias RUN_DIR ...]
+
+Each run folder is a `variants` study (searches/odyssey_<task>.toml): every named variant,
+and the cells the searches found, trained by the same inner search on the same 10 inner
+seeds. For each task it prints the median and the quartiles of the headline test metric
+(and of the search fitness) per cell, then Greff et al.'s (2017) claims as two-sided
+Mann-Whitney U tests against the vanilla peephole LSTM over the 10 inner seeds (scipy):
+the forget gate and the output activation are critical (nfg, noaf worse), coupling the
+input and forget gates (cifg) and dropping peepholes (np) cost little (no significant
+difference). `--forget-bias` adds, per task, the same study with the forget gate's bias
+centred at 1 (Jozefowicz et al. 2015), compared with lstm at 0 on the same seeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import mannwhitneyu
+
+# Greff et al. 2017's claims: variant, what they found relative to the vanilla LSTM
+CLAIMS = [("nfg", "critical (worse)"), ("noaf", "critical (worse)"),
+          ("cifg", "cheap (no loss)"), ("np", "cheap (no loss)")]
+VANILLA = "peephole"
+
+
+def read(run_dir: Path) -> tuple[str, dict[str, dict[str, list[float]]], dict[str, int]]:
+    """(headline metric, {label: {metric: values over inner seeds}}, {label: parameters})."""
+    summary = json.loads((run_dir / "summary.json").read_text())
+    values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    with open(run_dir / "tested.csv", newline="") as handle:
+        for row in csv.DictReader(handle):
+            label = row["variant"] or f"candidate {row['candidate']}"
+            values[label][row["metric"]].append(float(row["value"]))
+    params = {}
+    with open(run_dir / "candidates.csv", newline="") as handle:
+        for row in csv.DictReader(handle):
+            params[row["variant"] or f"candidate {row['candidate']}"] = int(row["n_params"])
+    return summary["metric"], values, params
+
+
+def quartiles(values: list[float]) -> str:
+    q1, median, q3 = np.percentile(values, [25, 50, 75])
+    return f"{median:.4g} [{q1:.4g}, {q3:.4g}]"
+
+
+def u_test(a: list[float], b: list[float]) -> float:
+    """Two-sided Mann-Whitney U p-value (1.0 when both samples are constant and equal)."""
+    if len(set(a) | set(b)) == 1:
+        return 1.0
+    return float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
+
+
+def report(run_dir: Path, forget_bias: Path | None) -> None:
+    metric, values, params = read(run_dir)
+    print(f"\n### {run_dir.name}: {metric} (higher is better), search fitness (lower is "
+          "better); median [quartiles] over the inner seeds\n")
+    print(f"| cell | parameters | {metric} | search fitness |")
+    print("| --- | ---: | ---: | ---: |")
+    for label, metrics in values.items():
+        print(f"| {label} | {params.get(label, '')} | {quartiles(metrics[metric])} | "
+              f"{quartiles(metrics['search_fitness'])} |")
+    if VANILLA not in values:
+        return
+    vanilla = values[VANILLA]
+    print(f"\nAgainst {VANILLA} (two-sided Mann-Whitney U over the inner seeds):\n")
+    print(f"| variant | Greff et al. | median {metric} (vanilla) | p | median search "
+          "fitness (vanilla) | p |")
+    print("| --- | --- | ---: | ---: | ---: | ---: |")
+    for variant, claim in CLAIMS:
+        if variant not in values:
+            continue
+        mine = values[variant]
+        print(f"| {variant} | {claim} | {np.median(mine[metric]):.4g} "
+              f"({np.median(vanilla[metric]):.4g}) | {u_test(mine[metric], vanilla[metric]):.3g}"
+              f" | {np.median(mine['search_fitness']):.4g} "
+              f"({np.median(vanilla['search_fitness']):.4g}) | "
+              f"{u_test(mine['search_fitness'], vanilla['search_fitness']):.3g} |")
+    if forget_bias is not None:
+        _, biased, _ = read(forget_bias)
+        for variant in ("lstm",):
+            if variant in biased and variant in values:
+                zero, one = values[variant], biased[variant]
+                print(f"\nForget-gate bias 1 against 0 ({variant}): {metric} "
+                      f"{np.median(one[metric]):.4g} against {np.median(zero[metric]):.4g} "
+                      f"(p = {u_test(one[metric], zero[metric]):.3g}); search fitness "
+                      f"{np.median(one['search_fitness']):.4g} against "
+                      f"{np.median(zero['search_fitness']):.4g} "
+                      f"(p = {u_test(one['search_fitness'], zero['search_fitness']):.3g})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", type=Path, nargs="+")
+    parser.add_argument("--forget-bias", type=Path, nargs="*", default=[])
+    args = parser.parse_args()
+    biased = {path.name.replace("_fb1", ""): path for path in args.forget_bias}
+    for run_dir in args.runs:
+        report(run_dir, biased.get(run_dir.name))
+
+
+if __name__ == "__main__":
+    main()
