@@ -54,23 +54,21 @@ def _linear(rows, lanes, vals, xs, layer, ins, code, woff, boff, in_width, n_hid
     rows: the weight table as rows of H·V (column c of the group: rows woff/H + c·k …
     + k - 1, the members' side by side). Four columns at a time, summed in pairs
     ((w0 s0 + w1 s1) + (w2 s2 + w3 s3), each pair rounded as fma(w1, s1, w0·s0)), then the
-    rest one by one: the same order, and so the same bits, in both layouts.
+    rest one by one: the same order, and so the same bits, in both layouts. One-genome
+    blocks index the arrays item by item (views would cost more than these short loops);
+    lane blocks see the group's k slots as one run (views, paid once per V genomes).
     """
     n_batch, hv = vals.shape[1], n_hidden * lanes
-    k = code[ins, C_ROWS]
-    dst = code[ins, C_DST]
-    width = k * hv
-    n_rows = k * n_hidden
+    k, dst = code[ins, C_ROWS], code[ins, C_DST]
     w0 = woff // n_hidden
     for b in range(n_batch):
-        out = vals[layer, b, dst : dst + k].reshape(width)
-        if boff >= 0:
-            bias = rows[boff // n_hidden : boff // n_hidden + k].reshape(width)
-            for q in range(width):
-                out[q] = bias[q]
-        else:
-            for q in range(width):
-                out[q] = 0.0
+        for m in range(k):
+            if boff >= 0:
+                for q in range(hv):
+                    vals[layer, b, dst + m, q] = rows[boff // n_hidden + m, q]
+            else:
+                for q in range(hv):
+                    vals[layer, b, dst + m, q] = 0.0
     column = 0
     for operand in range(code[ins, C_N]):
         src = code[ins, C_A + operand]
@@ -78,48 +76,74 @@ def _linear(rows, lanes, vals, xs, layer, ins, code, woff, boff, in_width, n_hid
             source, slot, n_items = xs[layer], 0, in_width
         else:
             source, slot, n_items = vals[layer], src, n_hidden
-        n_fours = n_items - n_items % 4
-        for j in range(0, n_fours, 4):
-            r0 = w0 + (column + j) * k
-            t0 = rows[r0 : r0 + k].reshape(width)
-            t1 = rows[r0 + k : r0 + 2 * k].reshape(width)
-            t2 = rows[r0 + 2 * k : r0 + 3 * k].reshape(width)
-            t3 = rows[r0 + 3 * k : r0 + 4 * k].reshape(width)
-            for b in range(n_batch):
-                out = vals[layer, b, dst : dst + k].reshape(width)
-                if lanes == 1:
-                    x0, x1 = source[b, slot, j], source[b, slot, j + 1]
-                    x2, x3 = source[b, slot, j + 2], source[b, slot, j + 3]
-                    for q in range(width):
-                        out[q] += (fastmath.fma(t1[q], x1, t0[q] * x0)
-                                   + fastmath.fma(t3[q], x3, t2[q] * x2))
-                else:
-                    s0 = source[b, slot, j * lanes : (j + 1) * lanes]
-                    s1 = source[b, slot, (j + 1) * lanes : (j + 2) * lanes]
-                    s2 = source[b, slot, (j + 2) * lanes : (j + 3) * lanes]
-                    s3 = source[b, slot, (j + 3) * lanes : (j + 4) * lanes]
-                    for r in range(n_rows):
-                        o0 = r * lanes
-                        for v in range(lanes):
-                            out[o0 + v] += (
-                                fastmath.fma(t1[o0 + v], s1[v], t0[o0 + v] * s0[v])
-                                + fastmath.fma(t3[o0 + v], s3[v], t2[o0 + v] * s2[v]))
-        for j in range(n_fours, n_items):
-            r0 = w0 + (column + j) * k
-            t0 = rows[r0 : r0 + k].reshape(width)
-            for b in range(n_batch):
-                out = vals[layer, b, dst : dst + k].reshape(width)
-                if lanes == 1:
-                    x0 = source[b, slot, j]
-                    for q in range(width):
-                        out[q] = fastmath.fma(t0[q], x0, out[q])
-                else:
-                    s0 = source[b, slot, j * lanes : (j + 1) * lanes]
-                    for r in range(n_rows):
-                        o0 = r * lanes
-                        for v in range(lanes):
-                            out[o0 + v] = fastmath.fma(t0[o0 + v], s0[v], out[o0 + v])
+        if lanes == 1:
+            _columns_rows(rows, vals, source, slot, n_items, layer, dst, k, w0 + column * k)
+        else:
+            _columns_lanes(rows, vals, source, slot, n_items, layer, dst, k,
+                           w0 + column * k, lanes, n_hidden)
         column += n_items
+
+
+@numba.njit(**JIT)
+def _columns_rows(rows, vals, source, slot, n_items, layer, dst, k, r_first):
+    """`_linear`'s terms of one operand (its n_items columns from table row r_first on) in a
+    one-genome block."""
+    n_batch, hv = vals.shape[1], vals.shape[3]
+    n_fours = n_items - n_items % 4
+    for j in range(0, n_fours, 4):
+        r0 = r_first + j * k
+        for b in range(n_batch):
+            x0, x1 = source[b, slot, j], source[b, slot, j + 1]
+            x2, x3 = source[b, slot, j + 2], source[b, slot, j + 3]
+            for m in range(k):
+                for q in range(hv):
+                    vals[layer, b, dst + m, q] += (
+                        fastmath.fma(rows[r0 + k + m, q], x1, rows[r0 + m, q] * x0)
+                        + fastmath.fma(rows[r0 + 3 * k + m, q], x3, rows[r0 + 2 * k + m, q] * x2))
+    for j in range(n_fours, n_items):
+        r0 = r_first + j * k
+        for b in range(n_batch):
+            x0 = source[b, slot, j]
+            for m in range(k):
+                for q in range(hv):
+                    vals[layer, b, dst + m, q] = fastmath.fma(rows[r0 + m, q], x0,
+                                                             vals[layer, b, dst + m, q])
+
+
+@numba.njit(**JIT)
+def _columns_lanes(rows, vals, source, slot, n_items, layer, dst, k, r_first, lanes, n_hidden):
+    """`_linear`'s terms of one operand in a lane block: the group's k·H·V items as one run."""
+    n_batch = vals.shape[1]
+    width, n_rows = k * n_hidden * lanes, k * n_hidden
+    n_fours = n_items - n_items % 4
+    for j in range(0, n_fours, 4):
+        r0 = r_first + j * k
+        t0 = rows[r0 : r0 + k].reshape(width)
+        t1 = rows[r0 + k : r0 + 2 * k].reshape(width)
+        t2 = rows[r0 + 2 * k : r0 + 3 * k].reshape(width)
+        t3 = rows[r0 + 3 * k : r0 + 4 * k].reshape(width)
+        for b in range(n_batch):
+            out = vals[layer, b, dst : dst + k].reshape(width)
+            s0 = source[b, slot, j * lanes : (j + 1) * lanes]
+            s1 = source[b, slot, (j + 1) * lanes : (j + 2) * lanes]
+            s2 = source[b, slot, (j + 2) * lanes : (j + 3) * lanes]
+            s3 = source[b, slot, (j + 3) * lanes : (j + 4) * lanes]
+            for r in range(n_rows):
+                o0 = r * lanes
+                for v in range(lanes):
+                    out[o0 + v] += (
+                        fastmath.fma(t1[o0 + v], s1[v], t0[o0 + v] * s0[v])
+                        + fastmath.fma(t3[o0 + v], s3[v], t2[o0 + v] * s2[v]))
+    for j in range(n_fours, n_items):
+        r0 = r_first + j * k
+        t0 = rows[r0 : r0 + k].reshape(width)
+        for b in range(n_batch):
+            out = vals[layer, b, dst : dst + k].reshape(width)
+            s0 = source[b, slot, j * lanes : (j + 1) * lanes]
+            for r in range(n_rows):
+                o0 = r * lanes
+                for v in range(lanes):
+                    out[o0 + v] = fastmath.fma(t0[o0 + v], s0[v], out[o0 + v])
 
 
 @numba.njit(**JIT)

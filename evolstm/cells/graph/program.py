@@ -192,9 +192,27 @@ class GraphPlan:
                         self.dtype.type(1.0))
 
 
+LANES = 32  # genomes per lane block
+LANE_MAX_HIDDEN = {"float64": 32, "float32": 64}  # largest H run in lanes
+
+
+def lanes_for(n_hidden: int, dtype: np.dtype | str, n_pop: int) -> int:
+    """Genomes per block for the interpreter, chosen for speed alone: both layouts give the
+    same bits. Lanes (`LANES`) unless the population is smaller than half a block or H is
+    above `LANE_MAX_HIDDEN`. The interpreter pays a fixed cost per instruction and sequence,
+    which a block of V genomes shares; so lanes pay off to larger H than for the fast kernels
+    (`fast_kernels.lanes_for`). Measured (P = 128-256, T = 50-100, B = 1 and 32, one
+    thread, paired with the fast kernel; see benchmarks/bench_graph.py): at H = 16 lanes
+    took 0.3-0.8x the time of rows, at H = 32 0.35-0.8x, at H = 64 float64 1.07-1.35x, float32
+    0.7-0.9x.
+    """
+    dtype = str(np.dtype(dtype))
+    if n_pop < LANES // 2 or n_hidden > LANE_MAX_HIDDEN[dtype]:
+        return 1
+    return LANES
+
+
 def plan(layout: GraphLayout, dtype: np.dtype | str, n_pop: int, n_batch: int) -> GraphPlan:
-    """The interpreter for this layout: genomes in SIMD lanes or one a block, chosen from H,
-    the dtype, P and B as for the fast kernels (`fast_kernels.lanes_for`); both give the
-    same bits."""
-    lanes = fast_kernels.lanes_for(layout.n_hidden, dtype, n_pop, n_batch)
-    return GraphPlan(layout.program, np.dtype(dtype), lanes)
+    """The interpreter for this layout, dtype and population size (`lanes_for`; the batch
+    size does not change the choice)."""
+    return GraphPlan(layout.program, np.dtype(dtype), lanes_for(layout.n_hidden, dtype, n_pop))
