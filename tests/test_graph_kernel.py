@@ -127,3 +127,109 @@ def test_evolino_hidden_states_go_into_the_callers_array(rng):
 
     assert hidden is out
     assert close(out[1], evaluate(pop.layout, genomes[1], x)[1])
+
+
+def random_graph(rng: np.random.Generator) -> evolstm.cells.Graph:
+    """A random valid graph: 1-3 states, 4-14 nodes of every op, each state's new value a
+    tanh, dead nodes pruned."""
+    from evolstm.cells.graph import Graph, Node
+    from evolstm.cells.graph.nodes import OPS
+
+    states = ["h", "c", "m"][: int(rng.integers(1, 4))]
+    while True:
+        nodes: list[Node] = []
+        values = list(states)  # H-wide values so far
+        for state in states:  # every state read by a linear (some with x too)
+            inputs = [state, "x"] if rng.random() < 0.5 else [state]
+            nodes.append(Node(f"n{len(nodes)}", "linear", tuple(inputs), bool(rng.random() < 0.8)))
+            values.append(nodes[-1].name)
+        for _ in range(int(rng.integers(2, 12))):
+            op = str(rng.choice([*OPS, "fold", "group"]))
+            name = f"n{len(nodes)}"
+            if op == "fold":  # add(linear(a), linear(b)): folded into one linear
+                pool = ["x", *values]
+                a, b = (str(v) for v in rng.choice(pool, size=2, replace=False))
+                nodes += [Node(f"{name}a", "linear", (a,)),
+                          Node(f"{name}b", "linear", (b,), bool(rng.random() < 0.5)),
+                          Node(name, "add", (f"{name}a", f"{name}b"))]
+                values.append(name)
+                continue
+            if op == "group":  # a linear over an earlier one's inputs: grouped with it
+                earlier = [n for n in nodes if n.op == "linear"]
+                like = earlier[int(rng.integers(len(earlier)))]
+                nodes.append(Node(name, "linear",
+                                  tuple(str(i) for i in rng.permutation(like.inputs)),
+                                  bool(rng.random() < 0.5)))
+                nodes.append(Node(f"{name}m", "mul", (like.name, name)))
+                values.append(f"{name}m")
+                continue
+            if op == "tile":
+                inputs: tuple[str, ...] = ("x",)
+            elif op == "linear":
+                pool = ["x", *values]
+                count = int(rng.integers(1, 4))
+                inputs = tuple(rng.choice(pool, size=min(count, len(pool)), replace=False))
+            else:
+                count = OPS[op].min_inputs
+                inputs = tuple(str(v) for v in rng.choice(values, size=count))
+            nodes.append(Node(name, op, tuple(str(i) for i in inputs), bool(rng.random() < 0.8)))
+            values.append(name)
+        chosen = [str(rng.choice(values[len(states):])) for _ in states]
+        chosen[0] = values[-1]
+        outputs = []
+        for k, value in enumerate(chosen):  # squashed, so that no state grows without bound
+            nodes.append(Node(f"out{k}", "tanh", (value,)))
+            outputs.append(f"out{k}")
+        live, stack = set(), list(outputs)
+        by_name = {node.name: node for node in nodes}
+        while stack:
+            name = stack.pop()
+            if name in by_name and name not in live:
+                live.add(name)
+                stack.extend(by_name[name].inputs)
+        kept = tuple(node for node in nodes if node.name in live)
+        try:
+            return Graph(tuple(states), kept, tuple(outputs))
+        except EvolstmError:
+            continue
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_interpreter_runs_random_graphs_as_the_reference_does(seed):
+    rng = np.random.default_rng(seed)
+    graph = random_graph(rng)
+    n_in = int(rng.integers(1, 7))  # also wider than H
+    pop = evolstm.Population(graph, n_in, 4, 2, layers=int(rng.integers(1, 3)))
+    genomes = rng.normal(0.0, 0.3, (20, pop.n_params))  # lanes
+    x = rng.normal(size=(2, 60, n_in))
+
+    run = pop.run(genomes, x, keep_hidden=True)
+    rows = pop.run(genomes[:2], x, keep_hidden=True)
+
+    for p in (0, 1):
+        y, h, final = evaluate(pop.layout, genomes[p], x)
+        assert close(run.outputs[p], y) and close(run.hidden[p], h) and close(run.state[p], final)
+        assert np.array_equal(run.outputs[p], rows.outputs[p])
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_key_of_a_random_graph_survives_renaming_shuffling_and_commuting(seed):
+    from evolstm.cells.graph import Graph, Node
+
+    rng = np.random.default_rng(seed)
+    graph = random_graph(rng)
+    names = {node.name: f"v{k}" for k, node in enumerate(rng.permutation(graph.nodes))}
+    names.update({s: s for s in graph.sources})
+    nodes = []
+    for node in rng.permutation(graph.nodes):
+        inputs = [names[i] for i in node.inputs]
+        if node.op in ("add", "mul", "linear"):
+            inputs = [str(i) for i in rng.permutation(inputs)]
+        nodes.append(Node(names[node.name], node.op, tuple(inputs), node.bias))
+    twin = Graph(graph.states, tuple(nodes), tuple(names[o] for o in graph.outputs))
+    changed = Graph(graph.states, tuple(
+        Node(n.name, "sigmoid" if n.name == graph.outputs[0] else n.op, n.inputs, n.bias)
+        for n in graph.nodes), graph.outputs)
+
+    assert twin.key() == graph.key()
+    assert changed.key() != graph.key()
