@@ -233,3 +233,17 @@ def test_key_of_a_random_graph_survives_renaming_shuffling_and_commuting(seed):
 
     assert twin.key() == graph.key()
     assert changed.key() != graph.key()
+
+
+def test_a_chain_of_added_linears_keeps_every_bias(rng):
+    from evolstm.cells.graph import Graph, Node
+
+    nodes = (Node("a", "linear", ("x",)), Node("b", "linear", ("h",)),
+             Node("c", "linear", ("m",)), Node("ab", "add", ("a", "b")),
+             Node("abc", "add", ("ab", "c")), Node("h_t", "tanh", ("abc",)),
+             Node("m_t", "sigmoid", ("abc",)))
+    pop = evolstm.Population(Graph(("h", "m"), nodes, ("h_t", "m_t")), 2, 3, 1)
+    genome = rng.normal(size=pop.n_params)
+    x = rng.normal(size=(1, 30, 2))
+
+    assert close(pop.predict(genome, x)[0], evaluate(pop.layout, genome, x)[0])

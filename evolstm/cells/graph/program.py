@@ -5,7 +5,7 @@ computes (up to rounding: sums are regrouped):
 
 * an ``add`` of two ``linear`` nodes that nothing else reads, over different inputs, is one
   linear over both inputs with the sum of their biases (``W_x x + b_x + W_h h + b_h``: the
-  way PyTorch's LSTM is usually computed), repeatedly;
+  way PyTorch's LSTM is usually computed), repeatedly, as long as at most two biases meet;
 * linears over the same set of inputs are one instruction writing consecutive slots (the
   four gates of an LSTM: one product over [x; h] with 4·H rows).
 
@@ -13,9 +13,11 @@ Values live in numbered *slots* of H items: ``0 … S-1`` the states' previous v
 first), then every instruction's results. The x of a layer is apart (``X``), n_in wide in
 the first layer and H above. ``code`` (n_instr, C_NFIELDS) holds per instruction its opcode
 (`nodes.Op.code`), first destination slot, operand count, rows (in H-blocks: > 1 for a group
-of linears) and operands (slots, `X` or -1; up to `MAX_OPERANDS` for a folded linear). ``offsets`` (L, n_instr, 2) gives
-per layer the positions in the *weight table* of its weights (W^T, input-major: column c of
-a linear's rows at ``woff + c·rows``) and bias (-1: none). ``gather`` (n_table, 2) says
+of linears) and operands (slots, `X` or -1; up to `MAX_OPERANDS` for a folded linear).
+``offsets`` (L, n_instr, 2) gives per layer the positions in the *weight table* of its
+weights (W^T, input-major: column c of a group of k linears at ``woff + c·k·H``, the members'
+H rows side by side) and bias (-1: none); every block before the readout is whole rows of H,
+which the kernel reads as a (rows, H·V) array. ``gather`` (n_table, 2) says
 which genome entries make each table entry (their sum: a folded bias is two; -1: none), and
 ``readout`` where the readout's W^T (H, O) and bias stand in the table. The kernel fills the
 table from each genome (block) once, then runs the steps. A graph changes these tables
@@ -82,7 +84,8 @@ def compile_program(layout: GraphLayout) -> Program:
         elif node.op == "add":
             a, b = node.inputs
             if (a in linear and b in linear and a != b and uses[a] == 1 and uses[b] == 1
-                    and not {c[0] for c in linear[a].columns} & {c[0] for c in linear[b].columns}):
+                    and not {c[0] for c in linear[a].columns} & {c[0] for c in linear[b].columns}
+                    and len(linear[a].biases) + len(linear[b].biases) <= 2):  # gather: pairs
                 linear[node.name] = _Linear(linear[a].columns + linear[b].columns,
                                             linear[a].biases + linear[b].biases)
                 folded.update((a, b))
