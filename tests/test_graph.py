@@ -22,7 +22,7 @@ from evolstm.cells.graph.reference import evaluate
 from evolstm.errors import EvolstmError
 
 N_STEPS = 100
-CELLS = [name for name in evolstm.cells.names() if name != "fully_recurrent"]
+CELLS = evolstm.cells.names()
 
 
 def close(a: np.ndarray, b: np.ndarray, tol: float = 1e-12) -> bool:
@@ -53,6 +53,7 @@ def random_topology(rng: np.random.Generator) -> Topology | None:
         **{k: bool(rng.random() < 0.3) for k in ("coupled", "peepholes", "gate_recurrence")},
         **{k: bool(rng.random() < 0.5) for k in ("reset_after", "update_keeps_state")},
         "bias": bool(rng.random() < 0.8),
+        "readout": "units" if rng.random() < 0.2 else "linear",
         "cell_activation": str(rng.choice(["tanh", "identity"])),
         "output_activation": str(rng.choice(["tanh", "identity"])),
         "x_modes": {u: str(rng.choice(["linear", "identity", "tanh", "none"]))
@@ -180,9 +181,19 @@ def test_named_cells_have_distinct_keys_except_equal_topologies():
             assert (keys[a] == keys[b]) == same_cell, (a, b)
 
 
-def test_topology_with_output_units_is_not_supported_yet():
-    with pytest.raises(EvolstmError, match="not supported"):
-        evolstm.cells.graph("fully_recurrent")
+def test_output_units_are_a_node_of_the_graph():
+    graph = evolstm.cells.graph("fully_recurrent")
+    data = graph.to_dict()
+
+    assert data["readout"] == {"units": "n_pre"}
+    assert GraphLayout(graph, 3, 4, 1).by_name.get("readout_weight") is None
+    with pytest.raises(EvolstmError, match="at least as many hidden units"):
+        GraphLayout(graph, 3, 4, 5)
+    with pytest.raises(EvolstmError, match="not a node"):
+        Graph.from_dict(dict(data, readout={"units": "y"}))
+    with pytest.raises(EvolstmError, match="readout"):
+        Graph.from_dict(dict(data, readout="units"))
+    assert Graph.from_dict(dict(data, readout="linear")).key() != graph.key()
 
 
 def test_topology_whose_reset_gate_nothing_reads_is_refused():
@@ -201,7 +212,7 @@ def test_graph_genome_has_the_topology_layout(cell):
 
     assert glayout.n_params == layout.n_params
     assert all(block.offset in starts for block in layout.blocks)  # blocks split, never mixed
-    assert glayout.by_name["readout_weight"] == layout.by_name["readout_weight"]
+    assert glayout.by_name.get("readout_weight") == layout.by_name.get("readout_weight")
 
 
 def test_lstm_graph_arrays_stack_into_pytorchs_arrays(rng):

@@ -72,20 +72,22 @@ class _Builder:
 def from_topology(topology: Topology) -> Graph:
     """The graph of `topology`: same cell, same genome layout (see the module docstring).
 
-    A topology whose graph would break a graph rule (a reset gate the candidate does not
-    read, a state no unit reads) or that has output units raises `EvolstmError`.
+    Output units (``readout = "units"``) read the candidate's pre-activation node
+    (`Graph.readout_units`). A topology whose graph would break a graph rule (a reset gate
+    the candidate does not read, a state no unit reads) raises `EvolstmError`.
     """
-    if topology.readout == "units":
-        raise EvolstmError("readout 'units' is not supported by cell graphs yet")
     build = _Builder(topology)
     units = {unit.name: unit for unit in topology.units()}
+    units_node = ""
     if topology.family == "lstm":
         states, outputs = _lstm(build, topology, units)
     else:
-        states, outputs = _gru(build, topology, units)
+        states, outputs, n_pre = _gru(build, topology, units)
+        units_node = n_pre if topology.readout == "units" else ""
     order = _layout_order(topology)
     try:
-        return Graph(tuple(states), tuple(build.nodes), tuple(outputs), tuple(order))
+        return Graph(tuple(states), tuple(build.nodes), tuple(outputs), tuple(order),
+                     units_node)
     except EvolstmError as error:
         raise EvolstmError(f"this topology is no valid cell graph: {error}") from None
 
@@ -120,7 +122,7 @@ def _lstm(build: _Builder, topo: Topology, units: dict[str, Unit]) -> tuple[list
     return ["h", "c", *gate_states], [h_t, c_t, *(gate[g] for g in rec)]
 
 
-def _gru(build: _Builder, topo: Topology, units: dict[str, Unit]) -> tuple[list, list]:
+def _gru(build: _Builder, topo: Topology, units: dict[str, Unit]) -> tuple[list, list, str]:
     gate: dict[str, str] = {}
     for name in ("r", "z"):
         if name in units:
@@ -136,14 +138,15 @@ def _gru(build: _Builder, topo: Topology, units: dict[str, Unit]) -> tuple[list,
     else:
         source = build.add("reset_h", "mul", gate["r"], "h") if "r" in gate else "h"
         h_part = build.recurrent_part(n_unit, source)
-    n = build.add("n", "tanh", build.total("n_pre", x_part, h_part))
+    n_pre = build.total("n_pre", x_part, h_part)
+    n = build.add("n", "tanh", n_pre)
     if "z" not in gate:
         h_t = n
     elif topo.update_keeps_state:  # h_t = (1 - z) n + z h
         h_t = build.add("h_t", "blend", gate["z"], "h", n)
     else:  # h_t = z n + (1 - z) h
         h_t = build.add("h_t", "blend", gate["z"], n, "h")
-    return ["h"], [h_t]
+    return ["h"], [h_t], n_pre
 
 
 def _layout_order(topo: Topology) -> list[str]:

@@ -16,6 +16,10 @@ inputs' widths), columns in the order of its inputs) and its bias (``{node}_bias
 unless ``bias`` is false), and one per ``diag`` node (``{node}_weight``, (H,)). ``order``
 lists them as they stand in the genome (each layer's arrays, then the readout: see
 `evolstm.cells.graph.layout`); empty means node order, each weight before its bias.
+
+The outputs y_t are a linear readout of the top layer's h_t, or, with ``readout_units`` set
+to a node, that node's last O items in the top layer (the output units of a fully recurrent
+network: y is their pre-activation; no readout weights).
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ class Graph:
     nodes: tuple[Node, ...]
     outputs: tuple[str, ...]
     order: tuple[str, ...] = ()
+    readout_units: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "states", tuple(self.states))
@@ -100,8 +105,9 @@ class Graph:
 
     # -- JSON form ----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """The JSON-able form: ``{"format", "version", "states", "nodes", "outputs"[, "order"]}``;
-        a node is ``{"name", "op", "inputs"}`` (+ ``"bias": false`` for a bias-free linear)."""
+        """The JSON-able form: ``{"format", "version", "states", "nodes", "outputs"[, "order"]
+        [, "readout": {"units": node}]}``; a node is ``{"name", "op", "inputs"}`` (+ ``"bias":
+        false`` for a bias-free linear)."""
         nodes = []
         for node in self.nodes:
             entry: dict[str, Any] = {"name": node.name, "op": node.op,
@@ -115,6 +121,8 @@ class Graph:
         }
         if self.order:
             data["order"] = list(self.order)
+        if self.readout_units:
+            data["readout"] = {"units": self.readout_units}
         return data
 
     @classmethod
@@ -122,7 +130,8 @@ class Graph:
         """Build from `to_dict`'s form; anything malformed raises one `EvolstmError`."""
         if not isinstance(data, dict):
             raise EvolstmError(f"{where}: expected a table with states, nodes and outputs")
-        unknown = sorted(set(data) - {"format", "version", "states", "nodes", "outputs", "order"})
+        unknown = sorted(set(data) - {"format", "version", "states", "nodes", "outputs", "order",
+                                      "readout"})
         if unknown:
             raise EvolstmError(f"{where}.{unknown[0]}: unknown graph field")
         if data.get("format", FORMAT) != FORMAT or data.get("version", VERSION) != VERSION:
@@ -161,12 +170,19 @@ class Graph:
             if not isinstance(bias, bool) or ("bias" in entry and op != "linear"):
                 raise EvolstmError(f"{at}.bias: a boolean, for linear nodes only")
             nodes.append(Node(name, op, tuple(inputs), bias))
+        readout = data.get("readout", "linear")
+        if readout != "linear" and not (
+            isinstance(readout, dict) and list(readout) == ["units"]
+            and isinstance(readout["units"], str)
+        ):
+            raise EvolstmError(f'{where}.readout: "linear" or {{"units": node}}')
+        units = "" if readout == "linear" else readout["units"]
         order = data.get("order", [])
         if not isinstance(order, list) or not all(isinstance(p, str) for p in order):
             raise EvolstmError(f"{where}.order: expected a list of parameter names")
         try:
             return cls(tuple(states), tuple(nodes), tuple(outputs[s] for s in states),
-                       tuple(order))
+                       tuple(order), units)
         except EvolstmError as error:
             raise EvolstmError(f"{where}: {error}") from None
 
@@ -204,6 +220,8 @@ class Graph:
         outputs_of: dict[str, list[str]] = {}
         for rank, index in enumerate(state_order):
             outputs_of.setdefault(self.outputs[index], []).append(f"out{rank}")
+        if self.readout_units:
+            outputs_of.setdefault(self.readout_units, []).append("readout")
         for _ in range(3):
             uses: dict[str, list[str]] = {name: list(outputs_of.get(name, []))
                                           for name in by_name}
@@ -236,7 +254,8 @@ class Graph:
             return f"n{number[name]}"
 
         outs = [visit(self.outputs[index]) for index in state_order]
-        return ";".join(lines) + "|" + ",".join(outs)
+        units = visit(self.readout_units) if self.readout_units else "linear"
+        return ";".join(lines) + "|" + ",".join(outs) + "|" + units
 
     # -- validation -----------------------------------------------------------------------
     def _validate(self) -> None:
@@ -288,7 +307,9 @@ class Graph:
             if state not in read:
                 raise EvolstmError(f"state {state}: never read (every state is read)")
         live: set[str] = set()
-        stack = list(self.outputs)
+        if self.readout_units and self.readout_units not in node_names:
+            raise EvolstmError(f"readout: units {self.readout_units!r} is not a node")
+        stack = [*self.outputs, *([self.readout_units] if self.readout_units else [])]
         by_name = self.by_name
         while stack:
             name = stack.pop()
@@ -298,7 +319,7 @@ class Graph:
             stack.extend(by_name[name].inputs)
         dead = [node.name for node in self.nodes if node.name not in live]
         if dead:
-            raise EvolstmError(f"node {dead[0]}: dead (leads to no output)")
+            raise EvolstmError(f"node {dead[0]}: dead (leads to no output or readout)")
         natural = tuple(p for node in self.nodes for p in node.params())
         if self.order and sorted(self.order) != sorted(natural):
             wrong = sorted(set(self.order) ^ set(natural)) or ["(a name twice)"]

@@ -191,6 +191,17 @@ def _elementwise(rows, lanes, vals, xs, layer, ins, code, woff, in_width, n_hidd
 
 
 @numba.njit(**JIT)
+def _record(out, vals, top, b, t, p0, n_real, lanes, n_hidden, keep, y, hidden):
+    """Step t of sequence b: outputs out[b] (O·V) to y and, if kept, the top layer's h."""
+    for v in range(n_real):
+        for o in range(y.shape[3]):
+            y[p0 + v, b, t, o] = out[b, o * lanes + v]
+        if keep:
+            for k in range(n_hidden):
+                hidden[p0 + v, b, t, k] = vals[top, b, 0, k * lanes + v]
+
+
+@numba.njit(**JIT)
 def simulate(w, lanes, code, offsets, gather, outputs, n_slots, in_width, readout, x,
              n_generate, state, y, hidden, one):
     """Run genomes of one graph over sequences, teacher-forced then (optionally) closed-loop.
@@ -215,7 +226,8 @@ def simulate(w, lanes, code, offsets, gather, outputs, n_slots, in_width, readou
     hv = n_hidden * lanes
     keep = hidden.shape[0] > 0
     table = np.zeros(gather.shape[0] * lanes, w.dtype)
-    rows = table[: readout[0] * lanes].reshape(readout[0] // n_hidden, hv)
+    n_rows = readout[0] // n_hidden if readout[0] >= 0 else gather.shape[0] // n_hidden
+    rows = table[: n_rows * hv].reshape(n_rows, hv)
     vals = np.zeros((n_layers, n_batch, n_slots, hv), w.dtype)
     xs = np.zeros((n_layers, n_batch, 1, max(n_in, n_hidden) * lanes), w.dtype)
     out = np.zeros((n_batch, n_out * lanes), w.dtype)
@@ -257,6 +269,13 @@ def simulate(w, lanes, code, offsets, gather, outputs, n_slots, in_width, readou
                         for q in range(hv):
                             vals[layer, b, s, q] = vals[layer, b, src, q]
             for b in range(n_batch):
+                if readout[0] < 0:  # output units: the last O items of slot readout[1]
+                    for o in range(n_out):
+                        for v in range(lanes):
+                            out[b, o * lanes + v] = vals[
+                                top, b, readout[1], (n_hidden - n_out + o) * lanes + v]
+                    _record(out, vals, top, b, t, p0, n_real, lanes, n_hidden, keep, y, hidden)
+                    continue
                 for q in range(n_out * lanes):
                     out[b, q] = table[readout[1] * lanes + q]
                 for j in range(n_hidden):
@@ -266,12 +285,7 @@ def simulate(w, lanes, code, offsets, gather, outputs, n_slots, in_width, readou
                             q = o * lanes + v
                             out[b, q] = fastmath.fma(table[base + q],
                                                      vals[top, b, 0, j * lanes + v], out[b, q])
-                for v in range(n_real):
-                    for o in range(n_out):
-                        y[p0 + v, b, t, o] = out[b, o * lanes + v]
-                    if keep:
-                        for k in range(n_hidden):
-                            hidden[p0 + v, b, t, k] = vals[top, b, 0, k * lanes + v]
+                _record(out, vals, top, b, t, p0, n_real, lanes, n_hidden, keep, y, hidden)
         for layer in range(n_layers):
             for b in range(n_batch):
                 for s in range(n_states):

@@ -2,7 +2,8 @@
 
 For every layer k, the graph's parameter arrays in its genome order (`Graph.params`), each
 named ``{array}_l{k}`` (``i_x_weight_l0``: node ``i_x``'s weight in layer 0) and laid out in
-C order; then ``readout_weight`` (O, H) and ``readout_bias`` (O,). Layer 0's x is n_in wide,
+C order; then ``readout_weight`` (O, H) and ``readout_bias`` (O,) (none where the graph's
+outputs are units: `Graph.readout_units`). Layer 0's x is n_in wide,
 the others' x is the layer below's h (H wide). The graph of a topology lists its arrays so
 that this is exactly the topology's `Layout` (`evolstm.cells.graph.convert`).
 """
@@ -34,6 +35,11 @@ class GraphLayout(BlockLayout):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or value < 1:
                 raise EvolstmError(f"{name}: must be a positive integer, got {value!r}")
+        if self.graph.readout_units and self.n_out > self.n_hidden:
+            raise EvolstmError(
+                f"readout units: {self.n_out} outputs need at least as many hidden units, "
+                f"got {self.n_hidden}"
+            )
 
     @cached_property
     def blocks(self) -> tuple[Block, ...]:
@@ -46,8 +52,9 @@ class GraphLayout(BlockLayout):
                 shape = self.graph.param_shape(name, width, self.n_hidden)
                 blocks.append(Block(f"{name}_l{k}", shape, offset))
                 offset += blocks[-1].size
-        for name, shape in (("readout_weight", (self.n_out, self.n_hidden)),
-                            ("readout_bias", (self.n_out,))):
+        readout = () if self.graph.readout_units else (
+            ("readout_weight", (self.n_out, self.n_hidden)), ("readout_bias", (self.n_out,)))
+        for name, shape in readout:
             blocks.append(Block(name, shape, offset))
             offset += blocks[-1].size
         return tuple(blocks)

@@ -19,7 +19,8 @@ weights (W^T, input-major: column c of a group of k linears at ``woff + c·k·H`
 H rows side by side) and bias (-1: none); every block before the readout is whole rows of H,
 which the kernel reads as a (rows, H·V) array. ``gather`` (n_table, 2) says
 which genome entries make each table entry (their sum: a folded bias is two; -1: none), and
-``readout`` where the readout's W^T (H, O) and bias stand in the table. The kernel fills the
+``readout`` where the readout's W^T (H, O) and bias stand in the table, or (-1, slot): the
+outputs are the last O items of that slot (output units). The kernel fills the
 table from each genome (block) once, then runs the steps. A graph changes these tables
 only, never the kernel.
 """
@@ -71,7 +72,7 @@ def compile_program(layout: GraphLayout) -> Program:
     for node in graph.nodes:
         for name in node.inputs:
             uses[name] = uses.get(name, 0) + 1
-    for name in graph.outputs:
+    for name in (*graph.outputs, *([graph.readout_units] if graph.readout_units else [])):
         uses[name] = uses.get(name, 0) + 1
     # 1. Fold adds of single-use linears into linears.
     linear: dict[str, _Linear] = {}
@@ -141,12 +142,15 @@ def compile_program(layout: GraphLayout) -> Program:
             code[k, C_N] = len(operands)
             for field, name in enumerate(operands, start=C_A):
                 code[k, field] = slot[name]
-    readout_weight, readout_bias = by_name["readout_weight"], by_name["readout_bias"]
     n_out = layout.n_out
-    readout = np.array([len(gather), len(gather) + n_hidden * n_out], dtype=np.int64)
-    gather.extend((readout_weight.offset + o * n_hidden + j, -1)
-                  for j in range(n_hidden) for o in range(n_out))
-    gather.extend((readout_bias.offset + o, -1) for o in range(n_out))
+    if graph.readout_units:  # outputs: the last O items of a node's slot in the top layer
+        readout = np.array([-1, slot[graph.readout_units]], dtype=np.int64)
+    else:
+        readout_weight, readout_bias = by_name["readout_weight"], by_name["readout_bias"]
+        readout = np.array([len(gather), len(gather) + n_hidden * n_out], dtype=np.int64)
+        gather.extend((readout_weight.offset + o * n_hidden + j, -1)
+                      for j in range(n_hidden) for o in range(n_out))
+        gather.extend((readout_bias.offset + o, -1) for o in range(n_out))
     outputs = np.array([slot[name] for name in graph.outputs], dtype=np.int64)
     in_width = np.array([layout.n_in] + [n_hidden] * (layout.layers - 1), np.int64)
     return Program(code, offsets, np.array(gather, dtype=np.int64).reshape(-1, 2), outputs,

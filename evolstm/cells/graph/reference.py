@@ -57,7 +57,10 @@ def evaluate(
                          zip(graph.states, graph.outputs, strict=True)}
             inp = states[k][graph.states[0]]
         hs.append(inp)
-        ys.append(inp @ arrays["readout_weight"].T + arrays["readout_bias"])
+        if graph.readout_units:  # output units: the last O items of that node, top layer
+            ys.append(values[graph.readout_units][:, n_hidden - layout.n_out :])
+        else:
+            ys.append(inp @ arrays["readout_weight"].T + arrays["readout_bias"])
     final = np.stack([np.concatenate([layer[name] for name in graph.states], axis=1)
                       for layer in states], axis=1)
     return np.stack(ys, axis=1), np.stack(hs, axis=1), final
