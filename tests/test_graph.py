@@ -18,7 +18,7 @@ from evolstm.cells import Topology, kernels
 from evolstm.cells.graph import Graph, Node
 from evolstm.cells.graph.layout import GraphLayout
 from evolstm.cells.graph.named import names as graph_names
-from evolstm.cells.graph.reference import evaluate
+from evolstm.cells.graph.reference import evaluate, trace
 from evolstm.errors import EvolstmError
 
 N_STEPS = 100
@@ -276,3 +276,17 @@ def test_reference_evaluator_equals_pytorch(variant, module, bias, rng):
         expected = net(torch.from_numpy(x))[0].numpy()
 
     assert close(h, expected)
+
+
+def test_trace_of_a_graph_shows_every_node_of_the_top_layer(rng):
+    pop = evolstm.Population("lstm", 2, 3, 1, layers=2)
+    genome = rng.normal(size=pop.n_params)
+    x = rng.normal(size=(12, 2))
+    glayout = GraphLayout(evolstm.cells.graph("lstm"), 2, 3, 1, layers=2)
+
+    inside = trace(glayout, genome, x)
+    fixed = evolstm.Cell(pop, genome).trace(x)
+
+    assert close(inside["h"], fixed["h"]) and close(inside["c"], fixed["c"])
+    assert close(inside["i"], fixed["i"]) and close(inside["g"], fixed["g"])
+    assert inside["c_t"].shape == (12, 3)
