@@ -1,10 +1,16 @@
 """Outer algorithms against random search at the same number of candidates.
 
+    python benchmarks/cellsearch_compare.py --study DIR [--seeds 1 2 3 4 5]
+        [--budget EVALUATIONS] [--inner-seeds K]
     python benchmarks/cellsearch_compare.py RUN_DIR... [--out curves.png]
 
-Each RUN_DIR is a search over cells (a `candidates.csv`); runs are grouped by their outer
-algorithm (summary.json) and the seed in their config. Prints, per algorithm and seed, the
-best score so far after every quarter of the budget and the final best, then a two-sided
+With `--study`, runs searches/cellsearch_anbncn{,_nsga2,_random}.toml (aging, NSGA-II and
+random search, 64 candidates from random topologies) for every seed into
+DIR/<algorithm>-s<seed> (complete run folders: `evolstm eval` and `plot` read them; folders
+already complete are kept), with the inner budget and inner seeds given (default: the
+configs' own), then compares them and draws DIR/curves.png. Given run folders, it compares
+those. Runs are grouped by their outer algorithm (summary.json). Prints, per algorithm and
+seed, the best score so far after every quarter of the candidates, then a two-sided
 Mann-Whitney U test (scipy) of each algorithm's final best scores against random search's,
 and draws the best-so-far curves (one line per run, one colour per algorithm).
 """
@@ -27,11 +33,49 @@ def best_so_far(run_dir: Path) -> np.ndarray:
     return np.minimum.accumulate(scores)
 
 
+ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = {"aging": "cellsearch_anbncn.toml", "nsga2": "cellsearch_anbncn_nsga2.toml",
+           "random": "cellsearch_anbncn_random.toml"}
+
+
+def run_study(directory: Path, seeds: list[int], budget: int | None,
+              inner_seeds: int | None) -> list[Path]:
+    """Run (or keep) every algorithm's search for every seed; returns the run folders."""
+    import evolstm
+
+    directory.mkdir(parents=True, exist_ok=True)
+    runs = []
+    for algorithm, name in CONFIGS.items():
+        text = (ROOT / "searches" / name).read_text()
+        if budget is not None:
+            text = text.replace("max_evaluations = 2000", f"max_evaluations = {budget}")
+        if inner_seeds is not None:
+            text = text.replace("inner_seeds = 2", f"inner_seeds = {inner_seeds}")
+        config = directory / f"{algorithm}.toml"
+        config.write_text(text)
+        for seed in seeds:
+            out = directory / f"{algorithm}-s{seed}"
+            if not (out / "summary.json").exists():
+                if out.exists():
+                    evolstm.resume(out)
+                else:
+                    evolstm.search(config, seed=seed, out=out)
+            runs.append(out)
+    return runs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("runs", type=Path, nargs="+")
+    parser.add_argument("runs", type=Path, nargs="*")
+    parser.add_argument("--study", type=Path)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
+    parser.add_argument("--budget", type=int)
+    parser.add_argument("--inner-seeds", type=int)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
+    if args.study is not None:
+        args.runs = run_study(args.study, args.seeds, args.budget, args.inner_seeds)
+        args.out = args.out or args.study / "curves.png"
     curves: dict[str, list[tuple[int, np.ndarray]]] = defaultdict(list)
     for run_dir in args.runs:
         summary = json.loads((run_dir / "summary.json").read_text())

@@ -6,7 +6,8 @@
 Each run folder is a `variants` study (searches/odyssey_<task>.toml): every named variant,
 and the cells the searches found, trained by the same inner search on the same 10 inner
 seeds. For each task it prints the median and the quartiles of the headline test metric
-(and of the search fitness) per cell, then Greff et al.'s (2017) claims as two-sided
+(and of the search fitness) per cell, the searched cells against the best named variant,
+then Greff et al.'s (2017) claims as two-sided
 Mann-Whitney U tests against the vanilla peephole LSTM over the 10 inner seeds (scipy):
 the forget gate and the output activation are critical (nfg, noaf worse), coupling the
 input and forget gates (cifg) and dropping peepholes (np) cost little (no significant
@@ -67,6 +68,20 @@ def report(run_dir: Path, forget_bias: Path | None) -> None:
     for label, metrics in values.items():
         print(f"| {label} | {params.get(label, '')} | {quartiles(metrics[metric])} | "
               f"{quartiles(metrics['search_fitness'])} |")
+    found = [label for label in values if label.startswith("cell-")]
+    named = [label for label in values if not label.startswith("cell-")]
+    if found and named:
+        best = max(named, key=lambda label: (np.median(values[label][metric]),
+                                             -np.median(values[label]["search_fitness"])))
+        for label in found:
+            mine, theirs = values[label], values[best]
+            print(f"\nSearched {label} ({params.get(label)} parameters) against the best named "
+                  f"variant, {best} ({params.get(best)}): {metric} "
+                  f"{np.median(mine[metric]):.4g} against {np.median(theirs[metric]):.4g} "
+                  f"(p = {u_test(mine[metric], theirs[metric]):.3g}); search fitness "
+                  f"{np.median(mine['search_fitness']):.4g} against "
+                  f"{np.median(theirs['search_fitness']):.4g} "
+                  f"(p = {u_test(mine['search_fitness'], theirs['search_fitness']):.3g})")
     if VANILLA not in values:
         return
     vanilla = values[VANILLA]
