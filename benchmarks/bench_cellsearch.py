@@ -5,7 +5,8 @@ speed-up from 1 to 2 workers (loky and a Dask LocalCluster).
 
 The search is searches/cellsearch_anbncn.toml (aging evolution on a^n b^n c^n, Evolino inner
 searches) with `--candidates` candidates (at least its first generation, 16) and an inner
-budget of `--budget` evaluations, one inner seed. Every figure below comes from runs made in this process, one after the other:
+budget of `--budget` evaluations, one inner seed. Every figure below comes from runs made
+in this process, one after the other:
 
 1. in process (backend sequential), with `Population.run` (the population simulator) and
    the least-squares readout timed by wrapping them: the share of wall time in the inner

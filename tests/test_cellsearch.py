@@ -123,8 +123,8 @@ def test_the_front_is_the_set_no_other_cell_dominates(reference):
 
 
 def test_a_repeated_cell_is_scored_once(tmp_path):
-    config = write_cell_config(tmp_path, "random", candidates=4,
-                               **{'start = ["lstm", "gru"]': 'start = ["lstm", "np", "gru", "lstm"]'})
+    start = {'start = ["lstm", "gru"]': 'start = ["lstm", "np", "gru", "lstm"]'}
+    config = write_cell_config(tmp_path, "random", candidates=4, **start)
     run_dir = evolstm.search(config, out=tmp_path / "run").run_dir
     candidates = rows(run_dir / "candidates.csv")
     assert [row["variant"] for row in candidates] == ["lstm", "np", "gru", "lstm"]

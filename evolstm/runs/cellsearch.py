@@ -217,9 +217,9 @@ class CellSearch(SearchLoop):
     # -- the end --------------------------------------------------------------------------
     def save_best(self, state: ckpt.Checkpoint) -> None:
         entry = self.cache[self.best_key]
-        save_cell(self._cell(entry, int(np.argmin(entry.fitness)), state), self.run_dir / rundir.BEST)
+        save_cell(self._cell(entry, int(np.argmin(entry.fitness))), self.run_dir / rundir.BEST)
 
-    def _cell(self, entry: Entry, seed_index: int, state: ckpt.Checkpoint | None = None) -> Cell:
+    def _cell(self, entry: Entry, seed_index: int) -> Cell:
         """The cell of `entry`'s inner search `seed_index`, with the facts of the run."""
         info: dict[str, Any] = {
             "task": self.config.task,

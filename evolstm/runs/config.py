@@ -36,7 +36,8 @@ class CellConfig:
 
     init_scale: standard deviation of the initial weights around 0 (and the step size of
     CMA-ES); forget_bias: the centre of the forget gate's bias (`algorithms.build.
-    forget_bias_offset`: 1 as Jozefowicz et al. 2015); init_scales: per-block overrides of the initial spread, ``{block: scale}`` with
+    forget_bias_offset`: 1 as Jozefowicz et al. 2015); init_scales: per-block overrides of
+    the initial spread, ``{block: scale}`` with
     the genome's block names (``weight_ih``, ``weight_hh``, ``bias_ih``, ... for every layer,
     or ``weight_ih_l0`` for one), e.g. an echo-state-like start with strong input weights.
     """

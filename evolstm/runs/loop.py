@@ -133,17 +133,17 @@ class SearchLoop(ABC):
         reason = self.algorithm.stop() if state.generations else None
         return f"algorithm: {reason}" if reason else None
 
-    def recorded(self, state: ckpt.Checkpoint, asked: Any, scored: Scored) -> None:
+    def recorded(self, state: ckpt.Checkpoint, asked: Any, scored: Scored) -> None:  # noqa: B027 - an optional hook
         """Write a generation's extra records (before its checkpoint). Default: none."""
 
-    def restart_records(self, state: ckpt.Checkpoint) -> None:
+    def restart_records(self, state: ckpt.Checkpoint) -> None:  # noqa: B027 - an optional hook
         """Cut the extra records back to the checkpoint's generations (a resume)."""
 
     def extra_arrays(self) -> dict[str, np.ndarray]:
         """Arrays the checkpoint keeps beyond the fitness log (restored by `restore`)."""
         return {}
 
-    def restore(self, extra: dict[str, np.ndarray]) -> None:
+    def restore(self, extra: dict[str, np.ndarray]) -> None:  # noqa: B027 - an optional hook
         """Take back `extra_arrays` from a checkpoint."""
 
     def progress_total(self) -> int:
@@ -155,7 +155,7 @@ class SearchLoop(ABC):
     def progress_postfix(self, state: ckpt.Checkpoint) -> dict[str, str]:
         return {"best": f"{state.best_fitness:.4g}"}
 
-    def announce(self) -> None:
+    def announce(self) -> None:  # noqa: B027 - an optional hook
         """Tell the user about a slow first step (e.g. compiling kernels). Default: none."""
 
     # -- the loop -------------------------------------------------------------------------
