@@ -4,8 +4,8 @@ files."""
 from pathlib import Path
 
 from evolstm.cells import jitcache
+from evolstm.cells import graph  # callable: graph(name | topology) -> Graph
 from evolstm.cells.graph import Graph
-from evolstm.cells.graph import cell_graph as graph
 from evolstm.cells.layout import Layout
 from evolstm.cells.population import Population, Simulation
 from evolstm.cells.topology import Topology
