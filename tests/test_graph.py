@@ -115,6 +115,8 @@ def test_named_cell_is_a_graph_that_survives_json(name):
                            {"name": "h_t", "op": "tanh", "inputs": ["t"]}]), "tile reads x"),
         (elman_like(nodes=[{"name": "h", "op": "tanh", "inputs": ["x"]}]), "used twice"),
         (elman_like(outputs={"h": "x"}), "not a node"),
+        (elman_like(nodes=[{"name": "readout", "op": "linear", "inputs": ["x", "h"]},
+                           {"name": "h_t", "op": "tanh", "inputs": ["readout"]}]), "reserved"),
         (elman_like(outputs={"c": "h_t"}), "differ"),
         (elman_like(states=["h", "a1", "a2", "a3", "a4", "a5"],
                     outputs={s: "h_t" for s in ["h", "a1", "a2", "a3", "a4", "a5"]}),

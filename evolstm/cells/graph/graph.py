@@ -6,7 +6,7 @@ H-vectors from sources and earlier nodes with the ops of `evolstm.cells.graph.no
 state's new value is a node (``outputs``, one per state, in the states' order).
 
 A graph is valid when (`Graph.__post_init__` checks it, each rule one `EvolstmError`):
-names are identifiers and unique, no node is named like a source; every op is known and has
+names are identifiers and unique, no node is named like a source (nor ``readout``); every op is known and has
 its number of inputs; inputs name sources or nodes; the graph is acyclic; every state is read
 by some node and written by one output; every node leads to an output (no dead nodes); sizes
 are consistent (only ``linear`` and ``tile`` read the I-wide ``x``; ``tile`` reads x only).
@@ -271,6 +271,8 @@ class Graph:
                 raise EvolstmError(f"{name!r} is not a name (letters, digits, underscores)")
             if name in seen:
                 raise EvolstmError(f"name {name!r} is used twice (sources: x and the states)")
+            if name == "readout":  # its arrays would be named like the readout's
+                raise EvolstmError("'readout' is reserved (readout_weight, readout_bias)")
             seen.add(name)
         known = set(seen)
         for node in self.nodes:
