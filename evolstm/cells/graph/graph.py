@@ -6,10 +6,12 @@ H-vectors from sources and earlier nodes with the ops of `evolstm.cells.graph.no
 state's new value is a node (``outputs``, one per state, in the states' order).
 
 A graph is valid when (`Graph.__post_init__` checks it, each rule one `EvolstmError`):
-names are identifiers and unique, no node is named like a source (nor ``readout``); every op is known and has
-its number of inputs; inputs name sources or nodes; the graph is acyclic; every state is read
-by some node and written by one output; every node leads to an output (no dead nodes); sizes
-are consistent (only ``linear`` and ``tile`` read the I-wide ``x``; ``tile`` reads x only).
+names are identifiers and unique, no node is named like a source (nor ``readout``); every op
+is known and has its number of inputs; inputs name sources or nodes; the graph is acyclic;
+every state is read by some node and written by one output; every node leads to an output
+or the readout (no dead nodes); sizes are consistent (only ``linear`` and ``tile`` read the
+I-wide ``x``; ``tile`` reads x only). At most `MAX_STATES` states: h, c and the three gate
+states of an LSTM with full gate recurrence.
 
 The parameters are one weight array per ``linear`` node (``{node}_weight``, (H, sum of its
 inputs' widths), columns in the order of its inputs) and its bias (``{node}_bias``, (H,),

@@ -4,10 +4,10 @@
 compilation: the kernel is compiled once per dtype (and cached on disk). Each step walks the
 instructions in order; every instruction runs over the B sequences of the batch and the
 H·V items of its value, with V genomes side by side (the lane layout of
-`evolstm.cells.fast_kernels`: item k of lane v at k·V + v, weights as ``(param, lane)``);
-V = 1 is one genome per block. Weights come from the kernel genome
-(`kernels.kernel_genomes`: matrices input-major), so a ``linear`` is a run of axpys, each
-term added with one rounding (fma) in the order of its columns in both layouts: genome p's
+`evolstm.cells.fast_kernels`: item k of lane v at k·V + v, genomes as ``(param, lane)``);
+V = 1 is one genome per block. Each block first gathers its genomes' weights into a table in
+the order the instructions read them (`program`: matrices input-major, folded biases summed),
+so a ``linear`` is a run of axpys, its terms summed in one order in both layouts: genome p's
 results depend on genome p alone, whatever P, the layout, the chunking or the threads.
 
 All jitted code of the interpreter is in this file (with `evolstm.cells.fastmath`, whose
@@ -166,7 +166,8 @@ def _elementwise(rows, lanes, vals, xs, layer, ins, code, woff, in_width, n_hidd
         elif op == BLEND:
             for q in range(hv):
                 z = vals[layer, b, a, q]
-                vals[layer, b, d, q] = z * vals[layer, b, b_, q] + (one - z) * vals[layer, b, c, q]
+                vals[layer, b, d, q] = (z * vals[layer, b, b_, q]
+                                        + (one - z) * vals[layer, b, c, q])
         elif op == ONE_MINUS:
             for q in range(hv):
                 vals[layer, b, d, q] = one - vals[layer, b, a, q]
