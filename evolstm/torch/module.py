@@ -74,6 +74,7 @@ class CellModule(nn.Module):
         self._h_row = {name: with_h.index(name) for name in with_h}
         self._gates = self.topology.recurrent_gates()
         self._peepholes = self.topology.peephole_gates()
+        self.exporting = False  # set by evolstm.torch.onnx while torch's exporter traces
 
     def extra_repr(self) -> str:
         name = self.variant or "topology"
@@ -88,6 +89,10 @@ class CellModule(nn.Module):
         """Zero state (B, L, W)."""
         return torch.zeros(n_batch, self.layers, self.state_width, dtype=self.dtype,
                            device=next(self.parameters()).device)
+
+    def state_parts(self) -> list[int]:
+        """Widths of the parts of a layer's state: [H, H] and H per FGR gate."""
+        return [self.n_hidden] * (self.state_width // self.n_hidden)
 
     # -- running ---------------------------------------------------------------------------
     def forward(
@@ -112,18 +117,23 @@ class CellModule(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """One step: x_t (B, I) -> (y_t (B, O), new state (B, L, W))."""
         x_t = self._check_input(x_t, 2, "x_t", "(B, I)")
-        state = self._check_state(state, x_t.shape[0])
+        return self._step(x_t, self._check_state(state, x_t.shape[0]))
+
+    def _step(self, x_t: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """`step` without the checks. Tensors whose first axis is the batch are cut with
+        split / unbind, never sliced: torch's ONNX exporter fails on slices of a scan's carry
+        when both the batch and the sequence length are dynamic (torch 2.13)."""
         layer_input, new_states = x_t, []
         activation = x_t
-        for k in range(self.layers):
+        for k, layer_state in enumerate(state.unbind(1)):
             if self.topology.family == "lstm":
-                layer_state = self._lstm_layer(k, layer_input, state[:, k])
+                layer_state = self._lstm_layer(k, layer_input, layer_state)
             else:
-                layer_state, activation = self._gru_layer(k, layer_input, state[:, k])
+                layer_state, activation = self._gru_layer(k, layer_input, layer_state)
             new_states.append(layer_state)
-            layer_input = layer_state[:, : self.n_hidden]
+            layer_input = _first(layer_state, self.n_hidden)
         if self.topology.readout == "units":  # the last O units' pre-activations
-            y = activation[:, self.n_hidden - self.n_out :]
+            y = _last(activation, self.n_out)
         else:
             y = functional.linear(layer_input, self.readout_weight, self.readout_bias)
         return y, torch.stack(new_states, dim=1)
@@ -138,7 +148,7 @@ class CellModule(nn.Module):
         if unit.x_mode == "none":
             return None
         width = inp.shape[-1]  # identity / tanh: unit j reads x[j mod width]
-        tiled = inp.repeat(1, math.ceil(self.n_hidden / width))[:, : self.n_hidden]
+        tiled = _first(inp.repeat(1, math.ceil(self.n_hidden / width)), self.n_hidden)
         return tiled if unit.x_mode == "identity" else torch.tanh(tiled)
 
     def _recurrent_part(self, k: int, unit: Unit, src: torch.Tensor) -> torch.Tensor | None:
@@ -156,7 +166,10 @@ class CellModule(nn.Module):
 
     def _lstm_layer(self, k: int, inp: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
         topo, hidden = self.topology, self.n_hidden
-        h, c, gates = state[:, :hidden], state[:, hidden : 2 * hidden], state[:, 2 * hidden :]
+        if self._gates:
+            h, c, gates = state.split([hidden, hidden, len(self._gates) * hidden], dim=1)
+        else:
+            h, c = state.split([hidden, hidden], dim=1)
         pre: dict[str, torch.Tensor] = {}
         for unit in self._units:
             total = _add(self._input_part(k, unit, inp), self._recurrent_part(k, unit, h))
@@ -184,7 +197,10 @@ class CellModule(nn.Module):
             o = torch.sigmoid(a_o)
         else:
             o = one
-        h = o * (c if topo.output_activation == "identity" else torch.tanh(c))
+        h_new = o * (c if topo.output_activation == "identity" else torch.tanh(c))
+        if all(unit.h_mode == "none" for unit in self._units):
+            h_new = _keep(h_new, h, self.exporting)  # no unit reads h: see `_keep`
+        h = h_new
         values = {"i": i, "f": f, "o": o}
         return torch.cat([h, c, *(values[name] for name in self._gates)], dim=1)
 
@@ -193,7 +209,7 @@ class CellModule(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """-> (new layer state, the candidate's pre-activation a_n (B, H))."""
         topo, hidden = self.topology, self.n_hidden
-        h, slot = state[:, :hidden], state[:, hidden:]
+        h, slot = state.split([hidden, hidden], dim=1)  # slot: the c slot, unused but by units
         units = {unit.name: unit for unit in self._units}
         gate: dict[str, torch.Tensor] = {}
         for name in ("r", "z"):
@@ -215,13 +231,14 @@ class CellModule(nn.Module):
         assert a_n is not None
         n = torch.tanh(a_n)
         if "z" not in gate:
-            h = n
+            reads_h = any(unit.h_mode != "none" for unit in self._units)
+            h = n if reads_h else _keep(n, h, self.exporting)
         elif topo.update_keeps_state:
             h = (1.0 - gate["z"]) * n + gate["z"] * h
         else:
             h = gate["z"] * n + (1.0 - gate["z"]) * h
         if topo.readout == "units":
-            slot = torch.cat([a_n, slot[:, hidden:]], dim=1)
+            slot = _keep(a_n, slot, self.exporting)  # the pre-activations replace the slot
         return torch.cat([h, slot], dim=1), a_n
 
     # -- checks at the boundary ------------------------------------------------------------
@@ -241,6 +258,29 @@ class CellModule(nn.Module):
             raise EvolstmError(f"state: expected shape (B, L, W) = {expected}, "
                                f"got {tuple(state.shape)}")
         return state.to(self.dtype)
+
+
+def _first(tensor: torch.Tensor, size: int) -> torch.Tensor:
+    """tensor[:, :size] of a (B, n) tensor (as a split: see `CellModule._step`)."""
+    width = tensor.shape[1]
+    return tensor if width == size else tensor.split([size, width - size], dim=1)[0]
+
+
+def _last(tensor: torch.Tensor, size: int) -> torch.Tensor:
+    """tensor[:, -size:] of a (B, n) tensor."""
+    width = tensor.shape[1]
+    return tensor if width == size else tensor.split([width - size, size], dim=1)[1]
+
+
+def _keep(value: torch.Tensor, unused: torch.Tensor, exporting: bool) -> torch.Tensor:
+    """`value`; while exporting, ``value + 0 * unused``, which also reads `unused`.
+
+    A part of the state that a step overwrites without reading must still flow into the
+    step's outputs, or torch 2.13's ONNX exporter fails on the scan over the steps
+    ("'SymInt' object has no attribute 'unsqueeze'") when batch and length are both dynamic.
+    For finite states (every state a cell reaches) the sum is `value` exactly.
+    """
+    return value + 0.0 * unused if exporting else value
 
 
 def _add(a: torch.Tensor | None, b: torch.Tensor | None) -> torch.Tensor | None:
