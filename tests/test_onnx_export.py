@@ -103,3 +103,20 @@ def test_unknown_form_is_refused(tmp_path):
     with pytest.raises(evolstm.EvolstmError, match="form: 'loop'"):
         torch_onnx.export_onnx(random_cell("lstm", 1, "float64", 3), tmp_path / "x.onnx",
                                "loop")
+
+
+def test_without_onnxscript_the_export_says_what_to_install(tmp_path):
+    import subprocess
+    import sys
+
+    path = evolstm.save(random_cell("lstm", 1, "float64", 4), tmp_path / "cell.npz")
+    code = (
+        "import sys; sys.modules['onnxscript'] = None\n"
+        "from evolstm.cli import main\n"
+        f"sys.exit(main(['export', {str(path)!r}, '--onnx', {str(tmp_path / 'x.onnx')!r}]))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120, cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert "pip install 'evolstm[onnx]'" in result.stderr
