@@ -5,10 +5,12 @@ Every named topology variant (`evolstm.cells.names()`) is a graph through
 are registered here:
 
 * ``nas``: the recurrent cell Zoph & Le found on Penn Treebank ("Neural Architecture Search
-  with Reinforcement Learning", ICLR 2017, appendix figure of the found cell), as TensorFlow's
-  ``NASCell`` computes it (its equations as restated in a reimplementation's documentation;
-  the paper's figure could not be read this session). Eight branches of a linear map of x
-  and h_{t-1} (the products' branch 4 multiplies the two maps instead of adding them):
+  with Reinforcement Learning", ICLR 2017, appendix figure of the found cell), as TensorFlow
+  (Addons)' ``NASCell`` computes it. Read this session in a Flux port that says it follows
+  TensorFlow's code (one bias, added to the recurrent products; branch 4 multiplies its two
+  maps) and in a Lux port's equations (same, without stating branch 4's bias; its code adds
+  branch 4's maps, against its own equations); the paper's figure itself was not read.
+  Eight branches of linear maps of x and h_{t-1}:
 
       o1 = σ(W1 x + U1 h + b1)   o2 = relu(W2 x + U2 h + b2)   o3 = σ(W3 x + U3 h + b3)
       o4 = relu((W4 x) ⊙ (U4 h + b4))   o5 = tanh(W5 x + U5 h + b5)
