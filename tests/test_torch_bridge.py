@@ -293,3 +293,51 @@ def test_without_torch_the_bridge_says_what_to_install():
         "TorchMissing evolstm.torch needs PyTorch, which is not installed: "
         "pip install 'evolstm[torch]'"
     ), result.stderr
+
+
+# -- gradient training ---------------------------------------------------------------------------
+def test_train_writes_a_run_folder_that_eval_reads(tmp_path, capsys):
+    import csv
+    import json
+
+    from evolstm.cli import main
+
+    cell = random_cell("peephole", n_hidden=3, seed=15, n_in=4, n_out=4)
+    run = tmp_path / "run"
+
+    trained = bridge.train(cell, "anbncn", epochs=4, lr=0.05, out=run)
+
+    assert sorted(p.name for p in run.iterdir()) == [
+        "best.npz", "config.toml", "history.csv", "summary.json"]
+    with open(run / "history.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(row["presentations"]) for row in rows] == [10, 20, 30, 40]  # 10 strings
+    assert float(rows[-1]["best_loss"]) < float(rows[0]["loss"])
+    assert float(rows[-1]["elapsed_s"]) > 0
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["task"] == "anbncn" and "largest_n" in summary["test"]
+    assert trained.population.topology == cell.population.topology
+    assert np.abs(trained.genome - cell.genome).max() > 0
+    assert main(["eval", str(run / "best.npz"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["test"] == summary["test"]
+
+
+def test_train_on_last_step_sequences_in_mini_batches():
+    task_cls = evolstm.tasks.get("adding")
+    task = task_cls(evolstm.options.build(task_cls.Options, {"n_train": 12}, "task"), seed=3)
+    cell = random_cell("gru", n_hidden=3, seed=16, n_in=2, n_out=1)
+
+    trained = bridge.train(cell, task, epochs=2, batch_size=5, lr=0.01)
+
+    assert trained.info["trained"]["best_loss"] < np.inf
+    assert trained.info["task_options"]["name"] == "adding"
+    assert trained.info["task_seed"] == 3
+
+
+def test_train_refuses_a_task_without_training_sequences():
+    task_cls = evolstm.tasks.get("double_pole")
+    task = task_cls(evolstm.options.build(task_cls.Options, {}, "task"), seed=0)
+    cell = random_cell("lstm", n_hidden=3, seed=17, n_in=task.n_in, n_out=task.n_out)
+
+    with pytest.raises(EvolstmError, match="double_pole.*no training sequences"):
+        bridge.train(cell, task, epochs=1)

@@ -3,6 +3,7 @@
     module = evolstm.torch.to_torch(cell)        # nn.Module, state_dict = cell.arrays()
     y, state = module(x)                         # x (B, T, I) -> y (B, T, O), state (B, L, W)
     cell = evolstm.torch.from_torch(module)      # the Cell again, same genome
+    trained = evolstm.torch.train(cell, task, epochs=100, lr=0.01, out="results/run")
 
 PyTorch is an optional extra (``pip install 'evolstm[torch]'``); ``import evolstm`` never
 imports it. Without it, importing this package raises `TorchMissing`, one line saying so.
@@ -25,5 +26,6 @@ except ImportError:
     ) from None
 
 from evolstm.torch.module import CellModule, from_torch, to_torch  # noqa: E402
+from evolstm.torch.train import train  # noqa: E402
 
-__all__ = ["CellModule", "TorchMissing", "from_torch", "to_torch"]
+__all__ = ["CellModule", "TorchMissing", "from_torch", "to_torch", "train"]
