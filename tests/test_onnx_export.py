@@ -120,3 +120,17 @@ def test_without_onnxscript_the_export_says_what_to_install(tmp_path):
 
     assert result.returncode == 2
     assert "pip install 'evolstm[onnx]'" in result.stderr
+
+
+def test_a_cell_whose_units_never_read_h_exports(tmp_path):
+    """The state parts a step overwrites unread still flow into the scan (`module._keep`)."""
+    topology = {"h_modes": {"i": "none", "f": "none", "g": "none", "o": "none"}}
+    population = evolstm.Population(topology, N_IN, N_HIDDEN, N_OUT)
+    cell = evolstm.Cell(population, np.random.default_rng(5).uniform(-0.5, 0.5,
+                                                                     population.n_params))
+    x = np.random.default_rng(6).normal(size=(2, 7, N_IN))
+
+    path = torch_onnx.export_onnx(cell, tmp_path / "no_h.onnx")
+
+    y, _ = session(path).run(None, {"x": x, "state": np.zeros((2, 1, 2 * N_HIDDEN))})
+    assert np.max(np.abs(y - cell.predict(x))) < TOLERANCE["float64"]

@@ -254,7 +254,7 @@ class CellModule(nn.Module):
             return self.initial_state(n_batch)
         state = torch.as_tensor(state)
         expected = (n_batch, self.layers, self.state_width)
-        if state.dim() != 3 or tuple(state.shape[1:]) != expected[1:]:
+        if tuple(state.shape) != expected:
             raise EvolstmError(f"state: expected shape (B, L, W) = {expected}, "
                                f"got {tuple(state.shape)}")
         return state.to(self.dtype)
