@@ -203,11 +203,13 @@ def _show(args: argparse.Namespace) -> int:
 
     path, sizes = Path(args.cell), ""
     result: dict[str, Any] = {}
+    graph = None
     if path.exists():
         cell, _ = evaluate.open_cell(path)
         population = cell.population
         topo, variant = getattr(population, "topology", None), population.variant
-        if not isinstance(topo, cells.Topology):
+        graph = getattr(population, "graph", None)
+        if graph is None and not isinstance(topo, cells.Topology):
             raise EvolstmError(f"{path}: not a topology cell; equations describe topologies")
         result["cell"] = {name: getattr(population, name)
                           for name in ("n_in", "n_hidden", "n_out", "layers", "n_params")}
@@ -216,9 +218,14 @@ def _show(args: argparse.Namespace) -> int:
                  f"dtype={population.dtype}; {population.n_params} parameters")
     elif args.cell in cells.names():
         topo, variant = cells.resolve(args.cell), args.cell
+    elif args.cell in cells.graph.names():
+        topo, variant, graph = None, args.cell, cells.graph(args.cell)
     else:
         raise EvolstmError(f"{args.cell}: not a cell file, run directory or cell variant "
-                           f"(variants: {' '.join(cells.names())})")
+                           f"(variants: {' '.join(cells.names())}; "
+                           f"graphs: {' '.join(cells.graph.names())})")
+    if graph is not None:
+        return _show_graph(args, graph, variant, sizes, result)
     text = equations(topo)
     if args.json:
         print(json.dumps({"topology": topo.to_dict(), "variant": variant, "equations": text,
@@ -230,6 +237,38 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _show_graph(args: argparse.Namespace, graph: Any, variant: str | None, sizes: str,
+                result: dict[str, Any]) -> int:
+    """`evolstm show` of a cell graph: its nodes, one line each."""
+    from evolstm import cells
+    from evolstm.cells.equations import graph_equations
+
+    text = graph_equations(graph)
+    if args.json:
+        print(json.dumps({"topology": None, "graph": graph.to_dict(), "variant": variant,
+                          "equations": text, **result}))
+        return 0
+    if variant is None:  # the graph of a named variant, saved as a graph?
+        key = graph.key()
+        same = [name for name in cells.names() if _graph_key(name) == key]
+        head = f"graph: as variant {same[0]} (same canonical key)" if same else "graph"
+    else:
+        head = f"graph: {variant}"
+    for line in (head, sizes, text):
+        if line:
+            print(line)
+    return 0
+
+
+def _graph_key(name: str) -> str | None:
+    from evolstm import cells
+
+    try:
+        return cells.graph(name).key()
+    except EvolstmError:
+        return None
+
+
 def _list(args: argparse.Namespace) -> int:
     from evolstm import algorithms, cells, tasks
 
@@ -239,12 +278,17 @@ def _list(args: argparse.Namespace) -> int:
     for what, names in groups.items():
         if args.what in (None, what) and not (args.equations and what == "cells"):
             print(f"{what}: {' '.join(names)}")
+            if what == "cells":
+                print(f"graphs: {' '.join(cells.graph.names())}")
     if args.equations:
-        from evolstm.cells.equations import equations
+        from evolstm.cells.equations import equations, graph_equations
 
         for name in cells.names():
             print(f"\n{name}:\n" + "\n".join(
                 f"  {line}" for line in equations(cells.resolve(name)).splitlines()))
+        for name in cells.graph.names():
+            print(f"\n{name} (graph):\n" + "\n".join(
+                f"  {line}" for line in graph_equations(cells.graph(name)).splitlines()))
     return 0
 
 

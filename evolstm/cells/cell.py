@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from evolstm.cells import kernels
+from evolstm.cells.graph import reference
 from evolstm.cells.population import Population
 from evolstm.errors import EvolstmError
 
@@ -89,10 +90,19 @@ class Cell:
         name: "i", "f", "g", "o" (LSTM family: a gate fixed to 1 reads 1, coupled f = 1 - i)
         or "r", "z", "n" (GRU family)}. Runs the reference kernel one step at a time; meant
         for plots and inspection, not for speed.
+
+        A graph cell (`population.graph` set) gives every value of its last layer's graph,
+        by name: each state's new value under the state's name (``"h"``, ``"c"``, ...) and
+        every node's value under the node's name (``"b1"``, ``"o1"``, ..., ``"h_t"`` for
+        ``nas``; ``"i"``, ``"f"``, ``"g"``, ``"o"``, ``"c_t"``, ``"h_t"``, ... for the graph
+        of ``lstm``), each (T, H), computed in float64 by the NumPy reference evaluator
+        (`evolstm.cells.graph.reference.trace`).
         """
         x = np.asarray(x, dtype=self.population.dtype)
         if x.ndim != 2 or x.shape[1] != self.n_in:
             raise EvolstmError(f"x: expected shape (T, {self.n_in}), got {x.shape}")
+        if self.population.graph is not None:
+            return reference.trace(self.population.layout, self.genome, x)
         population, n_hidden = self.population, self.n_hidden
         spec = population.layout.kernel_spec
         weights = kernels.kernel_genomes(self.genome[None], population.layout)[0]

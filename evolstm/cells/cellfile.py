@@ -2,6 +2,13 @@
 
 Read with ``allow_pickle=False``; every problem with a file raises `CellFileError` naming
 the file and the problem.
+
+``meta`` names the cell by exactly one of ``"variant"`` (a named topology variant),
+``"topology"`` (`Topology.to_dict`) or ``"graph"`` (`Graph.to_dict`: a cell graph, whose
+arrays are named by node, ``{node}_weight_l{k}``, ``{node}_bias_l{k}``, as
+`evolstm.cells.graph.layout.GraphLayout` lays them out). A graph is checked in full when
+the file is read (`Graph.from_dict`'s rules, the sizes, every array's shape, and that the
+interpreter can compile it), so a bad one is one `CellFileError`, never a kernel's crash.
 """
 
 from __future__ import annotations
@@ -15,6 +22,8 @@ from typing import Any
 import numpy as np
 
 from evolstm.cells.cell import Cell
+from evolstm.cells.graph.graph import Graph
+from evolstm.cells.graph.named import GRAPHS
 from evolstm.cells.population import Population
 from evolstm.cells.variants import VARIANTS, variant_of
 from evolstm.errors import CellFileError, EvolstmError
@@ -22,14 +31,16 @@ from evolstm.errors import CellFileError, EvolstmError
 FORMAT = "evolstm.cell"
 VERSION = 1
 _SIZES = ("n_in", "n_hidden", "n_out", "layers")
+_CELL_KEYS = ("variant", "topology", "graph")
 
 
 def save(cell: Cell, path: str | os.PathLike[str]) -> Path:
     """Write `cell` to `path` (``.npz``) atomically; returns the path."""
     population = cell.population
     meta: dict[str, Any] = {"format": FORMAT, "version": VERSION}
-    variant = population.variant or variant_of(population.topology)
-    if variant is not None:
+    if population.graph is not None:  # a graph cell: the graph itself, even a named one
+        meta["graph"] = population.graph.to_dict()
+    elif (variant := population.variant or variant_of(population.topology)) is not None:
         meta["variant"] = variant
     else:
         meta["topology"] = population.topology.to_dict()
@@ -54,7 +65,10 @@ def load(path: str | os.PathLike[str]) -> Cell:
         raise CellFileError(f"{path}: no 'meta' entry; not an evolstm cell file")
     meta = _meta(path, arrays.pop("meta"))
     try:
-        cell_spec = meta["variant"] if "variant" in meta else meta["topology"]
+        if "graph" in meta:
+            cell_spec: Any = _graph(meta["graph"])
+        else:
+            cell_spec = meta["variant"] if "variant" in meta else meta["topology"]
         if "variant" in meta and meta["variant"] not in VARIANTS:
             raise EvolstmError(f"unknown cell variant {meta['variant']!r}")
         population = Population(cell_spec, *(meta[name] for name in _SIZES), dtype=meta["dtype"])
@@ -62,9 +76,45 @@ def load(path: str | os.PathLike[str]) -> Cell:
             if value.dtype.kind not in "fiu":
                 raise EvolstmError(f"array {name} has dtype {value.dtype}, expected numbers")
         genome = population.flatten(arrays)
+        if population.graph is not None:
+            _compile(population)
     except EvolstmError as error:
         raise CellFileError(f"{path}: {error}") from None
     return Cell(population, genome, meta.get("info"))
+
+
+def _graph(data: Any) -> Graph | str:
+    """``meta.graph`` -> its `Graph`, or the name of the named graph it is (``"nas"``: the
+    population then carries the name); every rule broken is one `EvolstmError`."""
+    states = data.get("states") if isinstance(data, dict) else None
+    if isinstance(states, list):
+        twice = [s for k, s in enumerate(states) if s in states[:k]]
+        if twice:
+            raise EvolstmError(f"meta.graph.states: {twice[0]!r} is listed twice")
+    try:
+        graph = Graph.from_dict(data, where="meta.graph")
+    except EvolstmError:
+        raise
+    except Exception as error:  # noqa: BLE001 - a malformed graph, whatever the rule missed
+        raise EvolstmError(f"meta.graph: malformed ({type(error).__name__}: {error})") from None
+    for name, build in GRAPHS.items():
+        if graph == build():
+            return name
+    return graph
+
+
+def _compile(population: Population) -> None:
+    """Compile the graph's instruction tables now, so that a graph the interpreter cannot
+    run fails here, as one error, and not in a kernel."""
+    try:
+        population.layout.program  # noqa: B018 - a cached property: computed once, kept
+    except EvolstmError as error:
+        raise EvolstmError(f"meta.graph: {error}") from None
+    except Exception as error:  # noqa: BLE001 - a graph the tables cannot express
+        raise EvolstmError(
+            f"meta.graph: the interpreter cannot run this graph ({type(error).__name__}: "
+            f"{error})"
+        ) from None
 
 
 def _read_arrays(path: Path) -> dict[str, np.ndarray]:
@@ -106,8 +156,10 @@ def _meta(path: Path, raw: np.ndarray) -> dict[str, Any]:
             f"{path}: cell file version {meta.get('version')!r} is not supported "
             f"(this evolstm reads version {VERSION})"
         )
-    if ("variant" in meta) == ("topology" in meta):
-        raise CellFileError(f"{path}: 'meta' must hold exactly one of 'variant', 'topology'")
+    if sum(key in meta for key in _CELL_KEYS) != 1:
+        raise CellFileError(
+            f"{path}: 'meta' must hold exactly one of 'variant', 'topology', 'graph'"
+        )
     if not isinstance(meta.get("variant", ""), str):
         raise CellFileError(f"{path}: 'meta.variant' must be a variant name (a string)")
     if not isinstance(meta.get("info", {}), dict):

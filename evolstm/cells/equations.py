@@ -16,11 +16,20 @@ vectors (``bias_ih + bias_hh``) wherever the kernel adds them, and only the GRU 
 with the reset after the product keeps them apart (``b_xn``, ``b_hn``), as PyTorch does.
 A gate that is absent is written as fixed (``i_t = 1``) and left out of the products.
 The equations are those of one layer; a layer above reads the one below's h_t as its x_t.
+
+A cell graph (`evolstm.cells.graph.Graph`) is written node by node instead
+(`graph_equations`): one line ``name = op(inputs)`` per node in evaluation order, where
+``x`` is x_t and a state's name its previous value, then each state's new value and y_t.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from evolstm.cells.topology import Topology, Unit
+
+if TYPE_CHECKING:
+    from evolstm.cells.graph import Graph
 
 SIGMA = "σ"
 PRODUCT = "⊙"
@@ -145,3 +154,28 @@ def _notes(topo: Topology) -> list[str]:
     if not topo.bias:
         notes.append("no bias vectors")
     return [f"  ({note})" for note in notes]
+
+
+def graph_equations(graph: Graph) -> str:
+    """The nodes of a cell graph, one line ``name = op(inputs)`` each, in evaluation order;
+    then the states' new values and the readout. Sources: ``x`` (x_t) and the states by
+    name (their values at t-1); a ``linear`` node owns ``{name}_weight`` (and
+    ``{name}_bias`` unless marked "no bias"), a ``diag`` node ``{name}_weight``."""
+    states = ", ".join(graph.states)
+    lines = [f"sources: x = x_t; {states} = the state{'s' if len(graph.states) > 1 else ''}"
+             " at t-1"]
+    for node in graph.nodes:
+        line = f"{node.name} = {node.op}({', '.join(node.inputs)})"
+        if node.op == "linear" and not node.bias:
+            line += "   (no bias)"
+        lines.append(line)
+    lines.append("states at t: " + ", ".join(
+        f"{state} ← {output}" for state, output in zip(graph.states, graph.outputs,
+                                                       strict=True)))
+    if graph.readout_units:
+        lines.append(f"y_t = the last O entries of {graph.readout_units}   (output units)")
+    else:
+        lines.append(f"y_t = W_out (new {graph.states[0]}) + b_out")
+    if any(node.op == "tile" for node in graph.nodes):
+        lines.append("  (tile: unit k reads x_t[k mod n_in])")
+    return "\n".join(lines)
