@@ -271,6 +271,17 @@ def test_a_cell_that_is_not_a_topology_is_refused():
         bridge.to_torch(cell)
 
 
+def test_a_cell_graph_is_refused_by_name():
+    try:
+        population = evolstm.Population("nas", 2, 3, 1)
+    except EvolstmError:
+        pytest.skip("no cell graphs in this evolstm")
+    cell = evolstm.Cell(population, np.zeros(population.n_params))
+
+    with pytest.raises(EvolstmError, match="is a cell graph.*missing: a torch form"):
+        bridge.to_torch(cell)
+
+
 def _python(code: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120)

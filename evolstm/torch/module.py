@@ -304,9 +304,11 @@ def to_torch(cell: Cell | str | os.PathLike[str]) -> CellModule:
     if not isinstance(getattr(population, "topology", None), Topology) or not isinstance(
         getattr(population, "layout", None), Layout
     ):
+        what = "a cell graph" if getattr(population, "graph", None) is not None else (
+            "not a topology cell")
         raise EvolstmError(
-            f"to_torch: {population!r} is not a topology cell; the torch bridge builds "
-            "topology cells only (cell graphs are not expressible yet)"
+            f"to_torch: {population!r} is {what}; the torch bridge builds topology cells "
+            "only (missing: a torch form of cell graphs)"
         )
     spec = population.variant or population.topology
     return CellModule(spec, population.n_in, population.n_hidden, population.n_out,
