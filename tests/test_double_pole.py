@@ -464,9 +464,9 @@ def test_robust_check_rejects_a_champion_the_old_check_accepted():
 def test_robust_champion_passes_the_robust_check():
     cell = champion_cell(ROBUST_CHAMPION)
     task = DoublePole(DoublePoleOptions(), seed=0)
-    assert task.test(cell) == {"steps_balanced": 100_000.0,
-                               "steps_balanced_perturbed": 100_000.0,
-                               "generalisation": 293.0, "solved": 1.0}
+    result = task.test(cell)
+    assert result["steps_balanced"] == result["steps_balanced_perturbed"] == 100_000
+    assert result["solved"] == 1.0 and result["generalisation"] >= 200  # 293 on a Zen 4
 
 
 # --- an independent implementation: Wieland's equations in NumPy, the cell via cell.step --
