@@ -104,7 +104,8 @@ def test_run_folder_holds_candidates_front_and_best(reference):
     result = subprocess.run([*EVOLSTM, "eval", str(run_dir), "--json"], capture_output=True,
                             text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert "largest_n" in json.loads(result.stdout)["test"]
+    assert json.loads(result.stdout)["test"] == pytest.approx(summary["test"])
+    assert set(summary["test_median"]) == set(summary["test"])
 
 
 def test_the_front_is_the_set_no_other_cell_dominates(reference):

@@ -57,7 +57,12 @@ def test_shipped_counting_cells_accept_every_n_up_to_100(run, letters, limit):
     assert accepts(cell, letters, range(1, limit + 1)) == []
 
 
-@pytest.mark.parametrize("run", sorted(p.name for p in RESULTS.iterdir() if p.is_dir()))
+# run folders: results/<run>, and the runs of a study, results/<study>/<run>
+RUNS = sorted(str(p.parent.relative_to(RESULTS)) for p in RESULTS.glob("*/summary.json"))
+RUNS += sorted(str(p.parent.relative_to(RESULTS)) for p in RESULTS.glob("*/*/summary.json"))
+
+
+@pytest.mark.parametrize("run", RUNS)
 def test_eval_reproduces_every_shipped_summary(run):
     cell, run_dir = open_cell(RESULTS / run)
     summary = json.loads((run_dir / "summary.json").read_text())

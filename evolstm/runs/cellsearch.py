@@ -241,11 +241,17 @@ class CellSearch(SearchLoop):
         self._write_tested(reported, tests)
         self._write_front(front, tests)
         best = self.cache.get(self.best_key)
-        median = _median_metrics(tests[self.best_key]) if best is not None else {}
+        # test: best.npz's metrics (what `evolstm eval` recomputes); test_median: the best
+        # cell's median over its inner seeds
+        test, median = {}, {}
+        if best is not None:
+            test = tests[self.best_key][int(np.argmin(best.fitness))]
+            median = _median_metrics(tests[self.best_key])
         return {
             "task": self.config.task,
             "metric": self.task.metric,
-            "test": median,
+            "test": test,
+            "test_median": median,
             "evaluations": state.evaluations,
             "generations": state.generations,
             "wall_s": round(state.elapsed_s, 3),
