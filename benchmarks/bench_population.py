@@ -8,8 +8,16 @@ too (Evolino mode); evolstm writes them into one array reused from call to call
 (`Population.run`'s `hidden_out`, as a search can from one generation to the next), and
 the targets also give its +h / y with a new array each call (the OS maps its pages anew).
 
-Ratios are paired: each repeat times a run of evolstm's fast kernel with JAX (the issue's
-yardstick) right after it in even repeats and right before it in odd ones, and, for +h,
+JAX runs in two set-ups: on one device (one `jit(vmap(lax.scan))` over the population), and
+sharded over THREADS host devices (XLA_FLAGS --xla_force_host_platform_device_count, set
+below before jax is imported): `jax.shard_map` under `jit` splits the population over a
+one-axis mesh and each shard runs the same `vmap(lax.scan)`. `shard_map` is what the
+installed JAX (0.10) documents in place of `pmap`, which it implements in terms of `jit` and
+`shard_map`. The targets read against whichever set-up is faster at each point and mode.
+
+Ratios are paired: each repeat times a run of evolstm's fast kernel with the two JAX set-ups
+(the issue's yardstick) on one side of it, alternating sides from repeat to repeat (the
+sharded one next to it in repeats 1, 2 and 5 of 5, the one-device one in 3 and 4), and, for +h,
 runs of the fast kernel's outputs only and of +h into a new array on its other side, and,
 for float32 outputs only, a float64 run of the same genomes; the other peers follow. "fast /
 impl" is the median over the repeats of each repeat's ratio to that repeat's fast run, with
@@ -34,11 +42,17 @@ from __future__ import annotations
 
 import os
 
+THREADS = 2  # threads of every peer, and JAX's host devices in its sharded set-up
 for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ.setdefault(_name, "2")
 os.environ.setdefault(
     "XLA_FLAGS", "--xla_cpu_multi_thread_eigen=true intra_op_parallelism_threads=2"
 )
+# The sharded JAX peer's devices; only read when jax is first imported (below). First in the
+# list: XLA ignores the flags after a token that is not a flag (as "intra_op_..." above).
+if "xla_force_host_platform_device_count" not in os.environ["XLA_FLAGS"]:
+    os.environ["XLA_FLAGS"] = (f"--xla_force_host_platform_device_count={THREADS} "
+                               + os.environ["XLA_FLAGS"])
 
 import argparse  # noqa: E402
 import time  # noqa: E402
@@ -49,13 +63,14 @@ import jax.numpy as jnp  # noqa: E402
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from jax.sharding import NamedSharding  # noqa: E402
+from jax.sharding import PartitionSpec as Spec  # noqa: E402
 
 from evolstm.cells import kernels  # noqa: E402
 from evolstm.cells.population import Population  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
-torch.set_num_threads(2)
-THREADS = 2
+torch.set_num_threads(THREADS)
 GRID = ((256, 4, 1000, 1), (256, 16, 1000, 1), (64, 64, 1000, 1), (256, 16, 200, 32))
 CHECK_STEPS = 100
 
@@ -191,8 +206,10 @@ def numpy_stacked(pop, genomes, x, keep):
     return _stacked(np, pop, genomes, x, keep)
 
 
-def _jax_genome(params, xs, keep):
-    """One genome over B sequences: xs (T, B, 1) -> outputs (T, B), hidden (T, B, H)."""
+def _jax_genome(params, xs, keep, sharded=False):
+    """One genome over B sequences: xs (T, B, 1) -> outputs (T, B), hidden (T, B, H).
+    sharded: inside `shard_map`, where the scan's carry must vary over the mesh axis as
+    its outputs do (the zeros are cast to varying)."""
     whh, wih, bias, wr, br = params
     n_hidden = whh.shape[1]
 
@@ -206,20 +223,47 @@ def _jax_genome(params, xs, keep):
         return (h, c), ((y, h) if keep else y)
 
     zeros = jnp.zeros((xs.shape[1], n_hidden), xs.dtype)
+    if sharded:
+        zeros = jax.lax.pcast(zeros, MESH_AXIS, to="varying")
     return jax.lax.scan(step, (zeros, zeros), xs)[1]
 
 
 _JAX = {keep: jax.jit(jax.vmap(lambda p, xs, k=keep: _jax_genome(p, xs, k), (0, None)))
         for keep in (False, True)}
+MESH_AXIS = "population"
+# One mesh axis over THREADS host devices; the genomes (axis 0 of every parameter and output)
+# are split over it, the inputs replicated. None if jax was imported before XLA_FLAGS was set.
+MESH = (jax.make_mesh((THREADS,), (MESH_AXIS,)) if jax.device_count() >= THREADS else None)
+_JAX_SHARDED = {
+    keep: jax.jit(jax.shard_map(
+        jax.vmap(lambda p, xs, k=keep: _jax_genome(p, xs, k, sharded=True), (0, None)),
+        mesh=MESH, in_specs=(Spec(MESH_AXIS), Spec()), out_specs=Spec(MESH_AXIS)))
+    for keep in (False, True)} if MESH is not None else {}
+
+
+def _jax_params(pop, genomes):
+    s = stacked_weights(pop, genomes)
+    return (s["weight_hh_l0"], s["weight_ih_l0"], s["bias_ih_l0"] + s["bias_hh_l0"],
+            s["readout_weight"], s["readout_bias"])
 
 
 def jax_vmap_scan(pop, genomes, x, keep):
-    s = stacked_weights(pop, genomes)
-    params = tuple(jnp.asarray(a) for a in (
-        s["weight_hh_l0"], s["weight_ih_l0"], s["bias_ih_l0"] + s["bias_hh_l0"],
-        s["readout_weight"], s["readout_bias"]))
+    """jit(vmap(lax.scan)) on one device."""
+    params = tuple(jnp.asarray(a) for a in _jax_params(pop, genomes))
     xs = jnp.asarray(np.ascontiguousarray(x.transpose(1, 0, 2), pop.dtype))
-    result = jax.block_until_ready(_JAX[keep](params, xs))
+    return _jax_outputs(jax.block_until_ready(_JAX[keep](params, xs)), keep)
+
+
+def jax_sharded(pop, genomes, x, keep):
+    """jit(shard_map(vmap(lax.scan))): the genomes split over THREADS host devices."""
+    split = NamedSharding(MESH, Spec(MESH_AXIS))
+    params = tuple(jax.device_put(a, split) for a in _jax_params(pop, genomes))
+    xs = jnp.asarray(np.ascontiguousarray(x.transpose(1, 0, 2), pop.dtype))
+    return _jax_outputs(jax.block_until_ready(_JAX_SHARDED[keep](params, xs)), keep)
+
+
+def _jax_outputs(result, keep):
+    """(P, T, B) outputs [and (P, T, B, H) hidden] -> (P, B, T) [and (P, B, T, H)]."""
     if keep:
         y, h = result
         return np.asarray(y).transpose(0, 2, 1), np.asarray(h).transpose(0, 2, 1, 3)
@@ -233,7 +277,10 @@ IMPLS = {
     "torch bmm": (torch_bmm, 1),
     "numpy stacked": (numpy_stacked, 1),
     "jax vmap scan": (jax_vmap_scan, 1),
+    "jax sharded vmap scan": (jax_sharded, 1),
 }
+if MESH is None:  # pragma: no cover - jax imported before this module set XLA_FLAGS
+    del IMPLS["jax sharded vmap scan"]
 
 
 # Idle time before each timed call: the peers' worker threads (torch's OpenMP, XLA's pool) spin
@@ -242,7 +289,9 @@ PAUSE_S = 0.1
 
 
 FAST = "evolstm fast"
-JAX = "jax vmap scan"
+JAX = "jax vmap scan"  # one device
+JAX_SHARDED = "jax sharded vmap scan"  # THREADS devices
+JAXES = tuple(name for name in (JAX_SHARDED, JAX) if name in IMPLS)
 OUTPUTS_ONLY = "evolstm fast, y"  # the pair partner of the fast kernel's +h runs
 FRESH_HIDDEN = "evolstm fast, new h array"  # +h into a new array each call, also paired
 AS_FLOAT64 = "evolstm fast, float64"  # float32's y runs are paired with float64's too
@@ -276,7 +325,7 @@ def bench_point(point, dtype, keep, repeat, rng):
         around = [(AS_FLOAT64, FAST, False,
                    lambda _pop, _genomes, _x, keep: evolstm_fast(wide, wide_genomes, wide_x,
                                                                  keep))]
-    around.append((JAX, JAX, keep, None))
+    jaxes = [(name, name, keep, None) for name in JAXES]
     for name, (fn, _) in IMPLS.items():  # warm-up: compile (or load from the cache)
         start = time.perf_counter()  # the full input: JAX compiles again for a new length
         fn(pop, subsets[name], x, keep)
@@ -300,13 +349,16 @@ def bench_point(point, dtype, keep, repeat, rng):
         return elapsed / subsets[name].shape[0]
 
     for r in range(repeat):  # interleaved
-        order = [*around[:-1], (FAST, FAST, keep, None), around[-1]]  # fast beside JAX
+        # fast between its own partners and the JAX set-ups, the sides alternating with r;
+        # which JAX set-up is next to it alternates every two repeats (sharded first)
+        ordered = jaxes if r // 2 % 2 == 0 else jaxes[::-1]
+        order = [*around, (FAST, FAST, keep, None), *ordered]
         seconds = {key: timed_run(name, mode_keep, fn)
                    for key, name, mode_keep, fn in (order if r % 2 == 0 else order[::-1])}
-        for key, *_ in around:
+        for key, *_ in (*around, *jaxes):
             paired[key].append(seconds[key] / seconds[FAST])
         for name in IMPLS:
-            if name not in (FAST, JAX):
+            if name not in (FAST, *JAXES):
                 paired[name].append(timed_run(name, keep) / seconds[FAST])
     reference = results[FAST][0]
     rows = []
@@ -347,31 +399,44 @@ def numba_startup() -> float:
 def print_targets(table: dict, own: dict, first_fast: float, startup: float) -> None:
     """The issue's targets from `table` {(dtype, point, mode, impl): (rate, cores, paired
     ratios)}, cores being the CPU seconds per second of the timed runs, and `own`
-    {(dtype, point): the fast kernel's paired ratios to itself (`bench_point`)}."""
+    {(dtype, point): the fast kernel's paired ratios to itself (`bench_point`)}. fast / JAX
+    is read against the faster JAX set-up at that point and mode (the smaller median paired
+    ratio), the one-device set-up beside it."""
     print("\n## Targets (paired ratios of this run: median (range) over the repeats)")
-    print("| dtype | P,H,T,B | fast / JAX (y) | fast / JAX (+h) | +h / y (fast) "
-          "| +h / y, new h array | f32 / f64 (y) | per core: fast / JAX (y) |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| dtype | P,H,T,B | best JAX (y; +h) | fast / best JAX (y) | fast / best JAX (+h) "
+          "| fast / JAX 1 device (y) | fast / JAX 1 device (+h) | JAX cores (best, y) "
+          "| +h / y (fast) | +h / y, new h array | f32 / f64 (y) "
+          "| per core: fast / best JAX (y) |")
+    print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     missing = (float("nan"), float("nan"), [float("nan")])
+    label = {JAX: "1 device", JAX_SHARDED: f"{THREADS} devices"}
     for dtype, point in sorted({(d, p) for d, p, _, _ in table}):
         def entry(mode, impl, dtype=dtype, point=point):
             return table.get((dtype, point, mode, impl), missing)
-        fast, jaxy = entry("y", FAST), entry("y", JAX)
+
+        def best(mode):
+            return min(JAXES, key=lambda name: np.median(entry(mode, name)[2]))
+        best_y, best_h = best("y"), best("+h")
+        fast, jaxy = entry("y", FAST), entry("y", best_y)
         ratios = own.get((dtype, point), {})
         per_core = np.median(jaxy[2]) * jaxy[1] / fast[1]  # speed-up over the cores' ratio
-        print(f"| {dtype} | {','.join(map(str, point))} | {spread(jaxy[2])} "
-              f"| {spread(entry('+h', JAX)[2])} "
+        print(f"| {dtype} | {','.join(map(str, point))} | {label[best_y]}; {label[best_h]} "
+              f"| {spread(jaxy[2])} | {spread(entry('+h', best_h)[2])} "
+              f"| {spread(entry('y', JAX)[2])} | {spread(entry('+h', JAX)[2])} "
+              f"| {jaxy[1]:.2f} "
               + "".join(f"| {spread(ratios.get(key, [float('nan')]))} "
                         for key in ("+h / y", "+h / y new", "f32 / f64"))
               + f"| {per_core:.2f} |")
-    print(f"targets: fast / JAX >= 3 (>= 5 at H=4); +h / y >= 0.85 (+h into one array reused "
+    print(f"targets: fast / JAX >= 3 (>= 5 at H=4), against the faster of JAX on one device "
+          f"and JAX sharded over {THREADS} host devices (jit(shard_map(vmap(lax.scan)))); "
+          f"+h / y >= 0.85 (+h into one array reused "
           f"from call to call, `hidden_out`; beside it into a new array each call); "
           f"f32 / f64 in 1.5-2 (paired: float64 runs beside float32's y runs). "
           f"First call of the fast kernels (cache load and one run of the first point): "
           f"{first_fast:.2f} s (target <= 0.5 s), after "
           f"Numba's process start-up of {startup:.2f} s (a trivial cached function). "
-          f"Per core: the paired ratio times JAX's cores busy over evolstm's (CPU time / "
-          f"wall of the timed runs).")
+          f"Per core: the paired ratio times the best JAX's cores busy over evolstm's (CPU "
+          f"time / wall of the timed runs).")
 
 
 def flops_per_step(n_hidden: int) -> int:
@@ -392,7 +457,8 @@ def main() -> None:
     table, own, first_fast = {}, {}, None
     print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}  "
           f"numpy {np.__version__}  torch {torch.__version__}  jax {jax.__version__}  "
-          f"threads {THREADS}  repeat {repeat}  numba start-up {startup:.2f} s")
+          f"threads {THREADS}  jax devices {jax.device_count()}  repeat {repeat}  "
+          f"numba start-up {startup:.2f} s  load average {os.getloadavg()[0]:.2f}")
     for dtype in args.dtype or ("float64", "float32"):
         peak = gemm_peak(dtype)
         print(f"\n## {dtype}: numpy matmul peak {peak:.0f} GFLOP/s")
@@ -416,6 +482,8 @@ def main() -> None:
                           f"| {rate:.3g} | {share:.1f} | {spread(ratios)} | {first:.2f} "
                           f"| {error:.1e} | {n_sub} | {busy:.2f} |", flush=True)
     print_targets(table, own, first_fast, startup)
+    print(f"load average at the end: {' '.join(f'{v:.2f}' for v in os.getloadavg())} "
+          f"(1, 5, 15 min; {os.cpu_count()} CPUs)")
 
 
 if __name__ == "__main__":
