@@ -179,7 +179,7 @@ def test_best_cell_is_written_at_checkpoints_the_stop_and_ctrl_c(tmp_path, monke
     assert same_best(resumed, finished)
 
 
-def _kill_when(process, ready, limit_s=120.0):
+def _kill_when(process, ready, limit_s=900.0):
     """SIGKILL `process` as soon as `ready()` holds; False if it ended first."""
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
@@ -194,8 +194,9 @@ def _kill_when(process, ready, limit_s=120.0):
 
 
 def _resume_equals(run_dir, expected):
+    # generous: a fresh process may compile the kernels (a hang guard, not a timing test)
     result = subprocess.run([*EVOLSTM, "resume", str(run_dir), "--quiet"],
-                            capture_output=True, text=True, timeout=300)
+                            capture_output=True, text=True, timeout=1200)
     assert result.returncode == 0, result.stderr
     assert history_without_time(run_dir) == history_without_time(expected)
     assert same_best(run_dir, expected)
