@@ -1,9 +1,10 @@
 """The Odyssey under neuroevolution: tables and tests from the study run folders.
 
-    python benchmarks/odyssey_report.py results/odyssey_anbncn results/odyssey_reber ...
-        [--forget-bias RUN_DIR ...]
+    python benchmarks/odyssey_report.py results/odyssey_anbncn \
+        results/odyssey_reber+results/rescore_reber ... [--forget-bias RUN_DIR ...]
 
-Each run folder is a `variants` study (searches/odyssey_<task>.toml): every named variant,
+Each run folder is a `variants` study (`A+B`: two studies of one task on the same seeds,
+read as one) (searches/odyssey_<task>.toml): every named variant,
 and the cells the searches found, trained by the same inner search on the same 10 inner
 seeds. For each task it prints the median and the quartiles of the headline test metric
 (and of the search fitness) per cell, the searched cells against the best named variant,
@@ -59,8 +60,19 @@ def u_test(a: list[float], b: list[float]) -> float:
     return float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
 
 
-def report(run_dir: Path, forget_bias: Path | None) -> None:
-    metric, values, params = read(run_dir)
+def read_joined(spec: str) -> tuple[str, dict[str, dict[str, list[float]]], dict[str, int]]:
+    """`read` of ``A`` or of ``A+B`` (the rows of both studies)."""
+    metric, values, params = read(Path(spec.split("+")[0]))
+    for other in spec.split("+")[1:]:
+        _, more, more_params = read(Path(other))
+        values.update(more)
+        params.update(more_params)
+    return metric, values, params
+
+
+def report(spec: str, forget_bias: Path | None) -> None:
+    run_dir = Path(spec.split("+")[0])
+    metric, values, params = read_joined(spec)
     print(f"\n### {run_dir.name}: {metric} (higher is better), search fitness (lower is "
           "better); median [quartiles] over the inner seeds\n")
     print(f"| cell | parameters | {metric} | search fitness |")
@@ -113,12 +125,12 @@ def report(run_dir: Path, forget_bias: Path | None) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("runs", type=Path, nargs="+")
+    parser.add_argument("runs", nargs="+")
     parser.add_argument("--forget-bias", type=Path, nargs="*", default=[])
     args = parser.parse_args()
     biased = {path.name.replace("_fb1", ""): path for path in args.forget_bias}
-    for run_dir in args.runs:
-        report(run_dir, biased.get(run_dir.name))
+    for spec in args.runs:
+        report(spec, biased.get(Path(spec.split("+")[0]).name))
 
 
 if __name__ == "__main__":
