@@ -131,3 +131,32 @@ def test_results_are_deterministic_for_a_seed() -> None:
 
     assert run(3) == run(3)
     assert run(3) != run(4)
+
+
+# Length of the mutation path `paths.path_from_minimal` finds from the minimal (Elman) cell
+# to every named cell in the widest space (recorded: an upper bound on the distance, not a
+# shortest path; a change of the operators or of the reduction shows here).
+PATH_LENGTHS = {
+    "lstm1997": 13, "lstm": 16, "peephole": 22, "nig": 17, "nfg": 17, "nog": 17, "niaf": 21,
+    "noaf": 21, "np": 16, "cifg": 19, "fgr": 36, "gru": 10, "mut1": 11, "mut2": 11,
+    "mut3": 13, "elman": 4, "fully_recurrent": 7, "nas": 35,
+}
+
+
+@pytest.mark.parametrize("name", [*evolstm.cells.names(), "nas"])
+def test_every_named_cell_is_reachable_from_the_minimal_cell(name: str) -> None:
+    from evolstm.archsearch.graphs.paths import path_from_minimal
+
+    target = evolstm.cells.graph(name)
+    path = path_from_minimal(target, WIDEST)
+    assert path is not None
+    key = minimal(WIDEST).key()
+    for operator, edit, parent, child in path:
+        assert parent.key() == key
+        assert edit in OPERATORS[operator].edits(parent, WIDEST)
+        made = OPERATORS[operator].apply(parent, edit, WIDEST)
+        assert made is not None and made.key() == child.key() != key
+        assert WIDEST.contains(made)
+        key = made.key()
+    assert key == target.key()
+    assert len(path) == PATH_LENGTHS[name]

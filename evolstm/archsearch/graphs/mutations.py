@@ -30,12 +30,12 @@ from evolstm.archsearch.graphs.draft import (
     OUT,
     UNITS,
     Draft,
+    Edge,
     ancestors,
     descendants,
     edges,
     read,
     readable,
-    users,
 )
 from evolstm.archsearch.graphs.space import GraphSpace
 from evolstm.cells.graph.graph import SOURCE_X, Graph
@@ -179,12 +179,18 @@ def _insert(graph: Graph, edit: Edit, space: GraphSpace) -> Graph | None:
 def _operands(graph: Graph, edge: Edge, space: GraphSpace) -> list[Any]:
     """What a new binary node on `edge` may read besides the edge's value: existing values
     (not x), a new linear of any value, tile(x)."""
-    allowed = readable(graph, edge) if edge[0] not in (OUT, UNITS) else values_all(graph)
+    allowed = _readers_of(graph, edge)
     found: list[Any] = [v for v in allowed if v != SOURCE_X]
     found += [("linear", v) for v in allowed]
     if space.allows_op("tile"):
         found.append(("tile",))
     return found
+
+
+def _readers_of(graph: Graph, edge: Edge) -> list[str]:
+    """Values a new node on `edge` may read: any for an output edge, else those that do
+    not depend on the edge's consumer."""
+    return readable(graph, edge) if edge[0] not in (OUT, UNITS) else values_all(graph)
 
 
 def values_all(graph: Graph) -> list[str]:
@@ -230,16 +236,18 @@ def _blend_edits(graph: Graph, space: GraphSpace) -> list[Edit]:
     for edge in _node_edges(graph):
         if read(graph, edge) == SOURCE_X:
             continue
-        gates = [v for v in readable(graph, edge) if v != SOURCE_X]
+        gates: list[Any] = [v for v in _readers_of(graph, edge) if v != SOURCE_X]
+        gates += [("linear", v) for v in graph.sources]
         others = _operands(graph, edge, space)
         found += [(edge, z, w, first) for z in gates for w in others for first in (0, 1)]
     return found
 
 
 def _blend_apply(graph: Graph, edit: Edit, space: GraphSpace) -> Graph | None:
-    edge, z, spec, first = edit
+    edge, gate, spec, first = edit
     draft = Draft(graph)
     value = draft.read(edge)
+    z = _operand(draft, gate, space)
     other = _operand(draft, spec, space)
     pair = [value, other] if first == 0 else [other, value]
     draft.write(edge, draft.add("blend", [z, *pair]))
@@ -377,8 +385,6 @@ def _readout(graph: Graph, edit: Edit, space: GraphSpace) -> Graph | None:
     return draft.build()
 
 
-Edge = tuple[str, int]
-
 OPERATORS: dict[str, Operator] = {
     "activation": Operator(_activation_edits, _swap,
                            "swap an activation node's function for another"),
@@ -400,7 +406,8 @@ OPERATORS: dict[str, Operator] = {
     "difference": Operator(_combine_edits("difference"), _combine("difference"),
                            "replace an edge's value v by v + (1 - w)"),
     "blend": Operator(_blend_edits, _blend_apply,
-                      "replace an edge's value v by blend(z, v, w) or blend(z, w, v)"),
+                      "replace an edge's value v by blend(z, v, w) or blend(z, w, v); z an "
+                      "existing value or a new linear of a source"),
     "rewire": Operator(_rewire_edits, _rewire, "let one edge read another value"),
     "linear_input": Operator(_linear_input_edits, _linear_input,
                              "add or remove one input of a linear"),
