@@ -160,3 +160,42 @@ def test_every_named_cell_is_reachable_from_the_minimal_cell(name: str) -> None:
         key = made.key()
     assert key == target.key()
     assert len(path) == PATH_LENGTHS[name]
+
+
+@SETTINGS
+@given(seeds, spaces)
+def test_crossover_gives_members(seed: int, space: GraphSpace) -> None:
+    from evolstm.archsearch.graphs.crossover import crossover
+
+    rng = np.random.default_rng(seed)
+    a, b = sample(rng, space), sample(rng, space)
+    child = crossover(a, b, rng, space)
+    check_member(child, space)
+    again = np.random.default_rng(seed)
+    a2, b2 = sample(again, space), sample(again, space)
+    assert crossover(a2, b2, again, space).key() == child.key()
+
+
+def test_crossover_grafts_a_subgraph() -> None:
+    from evolstm.archsearch.graphs.crossover import crossover, graft
+
+    lstm, gru = evolstm.cells.graph("lstm"), evolstm.cells.graph("gru")
+    # the GRU's update gate z grafted onto the LSTM's forget-gate product: f_c = z * c
+    child = graft(lstm, gru, "z", ("f_c", 0))
+    assert child is not None and WIDEST.contains(child)
+    ops = sorted(n.op for n in child.nodes)
+    assert len(child.nodes) == len(lstm.nodes) + 4 - 4  # z's 4 nodes in, f's 4 pruned
+    assert ops == sorted(n.op for n in lstm.nodes)
+    assert child.key() == lstm.key()  # the same cell: f and z are both sigmoid(Wx + Uh)
+    rng = np.random.default_rng(0)
+    keys = {crossover(lstm, gru, rng, WIDEST).key() for _ in range(10)}
+    assert lstm.key() not in keys and gru.key() not in keys and len(keys) > 1
+
+
+def test_parents_outside_the_space_give_members() -> None:
+    space = GraphSpace()  # at most 3 states: fgr (5) is outside
+    fgr = evolstm.cells.graph("fgr")
+    rng = np.random.default_rng(1)
+    check_member(mutate(fgr, rng, space), space)
+    for operator in OPERATORS.values():
+        check_member(operator(fgr, rng, space), space)
