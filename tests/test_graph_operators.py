@@ -199,3 +199,24 @@ def test_parents_outside_the_space_give_members() -> None:
     check_member(mutate(fgr, rng, space), space)
     for operator in OPERATORS.values():
         check_member(operator(fgr, rng, space), space)
+
+
+def test_sampled_graphs_run_in_the_interpreter() -> None:
+    rng = np.random.default_rng(11)
+    for _ in range(8):
+        graph = crossover_or_mutant(rng)
+        pop = evolstm.Population(graph, n_in=2, n_hidden=4, n_out=1)
+        y = pop.predict(rng.normal(size=(3, pop.n_params)), rng.normal(size=(2, 10, 2)))
+        assert y.shape == (3, 2, 10, 1) and np.isfinite(y).all()
+    # no weights: in no space (with output units such a cell has no parameters at all)
+    bare = Graph.from_dict({"states": ["h"], "nodes": [{"name": "a", "op": "tanh",
+                                                        "inputs": ["h"]}],
+                            "outputs": {"h": "a"}, "readout": {"units": "a"}})
+    assert not WIDEST.contains(bare)
+
+
+def crossover_or_mutant(rng: np.random.Generator) -> Graph:
+    from evolstm.archsearch.graphs.crossover import crossover
+
+    graph = mutate(sample(rng, WIDEST), rng, WIDEST)
+    return crossover(graph, sample(rng, WIDEST), rng, WIDEST) if rng.integers(2) else graph

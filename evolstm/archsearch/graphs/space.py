@@ -64,8 +64,12 @@ class GraphSpace:
         return op in self.ops or op in self.activations
 
     def contains(self, graph: Graph) -> bool:
-        """Whether `graph` (valid by construction) keeps to this space."""
+        """Whether `graph` (valid by construction) keeps to this space. A graph without
+        weights (no ``linear`` or ``diag`` node) is in no space: nothing to search, and with
+        output units it has no parameters at all, which `Population` does not take."""
         if len(graph.nodes) > self.max_nodes or len(graph.states) > self.max_states:
+            return False
+        if not any(OPS[node.op].weighted for node in graph.nodes):
             return False
         if ("units" if graph.readout_units else "linear") not in self.readouts:
             return False
