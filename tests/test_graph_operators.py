@@ -220,3 +220,12 @@ def crossover_or_mutant(rng: np.random.Generator) -> Graph:
 
     graph = mutate(sample(rng, WIDEST), rng, WIDEST)
     return crossover(graph, sample(rng, WIDEST), rng, WIDEST) if rng.integers(2) else graph
+
+
+def test_elman_is_two_mutations_from_the_minimal_cell() -> None:
+    """A bounded search over `neighbours` (the paths above are not shortest: 4 steps)."""
+    space = GraphSpace(max_states=1, max_nodes=4)
+    target = evolstm.cells.graph("elman").key()
+    first = neighbours(minimal(space), space)
+    assert target not in {g.key() for g in first}
+    assert any(target in {h.key() for h in neighbours(g, space)} for g in first)
