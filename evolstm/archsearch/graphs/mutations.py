@@ -83,6 +83,8 @@ class Operator:
         return None
 
     def __call__(self, graph: Graph, rng: np.random.Generator, space: GraphSpace) -> Graph:
+        """`draw`'s outcome; without one, `graph` (the minimal cell if `graph` is outside
+        the space)."""
         child = self.draw(graph, rng, space)
         if child is not None:
             return child
@@ -426,9 +428,9 @@ def mutate(graph: Graph, rng: np.random.Generator, space: GraphSpace) -> Graph:
     """A valid graph of `space`, one mutation from `graph`, with another key.
 
     Draws operators uniformly without replacement until one has an outcome
-    (`Operator.draw`); if none has (not seen: `delete` or `activation` nearly always
-    applies), the minimal cell of the space, or `graph` itself if that is the minimal cell.
-    Never raises.
+    (`Operator.draw`: up to `TRIES` of its edits in a random order); if none has (a parent
+    outside the space, whose every one-step child is outside it too), the minimal cell of
+    the space. Never raises; deterministic for the state of `rng`.
     """
     names = list(OPERATORS)
     for index in rng.permutation(len(names)):
