@@ -12,8 +12,8 @@ in this process, one after the other:
    the least-squares readout timed by wrapping them: the share of wall time in the inner
    kernels, in the rest of the inner searches (pycma, the task's Python), and outside the
    inner searches (the outer loop: operators, cache, records, checkpoints);
-2. loky with 1 and 2 workers, and a Dask LocalCluster with 1 and 2 worker processes (the
-   cluster started before the timed run; loky's workers start inside it, as in a real run):
+2. loky with 1 and 2 workers, and a Dask LocalCluster with 1 and 2 worker processes (each
+   pool started and its workers' Numba caches loaded by a small untimed search first):
    wall time, candidates per hour, the speed-up 2 / 1 of each backend;
 3. how many candidates have no fast kernel and run on the reference kernel, and what one
    inner search costs on each kernel (median seconds over the run's candidates).
@@ -132,6 +132,9 @@ def main() -> None:
             for jobs in (1, 2):
                 out = root / f"{backend}-{jobs}"
                 with cluster(backend, jobs) as scheduler:
+                    # its workers load the Numba caches untimed, as loky's did in the warm-up
+                    run(warm, root / f"warm-{backend}-{jobs}", backend=backend, jobs=jobs,
+                        scheduler=scheduler)
                     walls[jobs], _ = run(config, out, backend=backend, jobs=jobs,
                                          scheduler=scheduler)
                 strip = [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
