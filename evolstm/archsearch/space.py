@@ -49,16 +49,7 @@ class Space:
             ("x_modes", X_MODES),
             ("h_modes", H_MODES),
         ):
-            values = getattr(self, name)
-            if not values:
-                raise ValueError(f"{name}: must list at least one value")
-            for value in values:
-                if value not in known or type(value) is not type(known[0]):
-                    raise ValueError(
-                        f"{name}: {value!r} is not one of {', '.join(map(repr, known))}"
-                    )
-            if len(set(values)) != len(values):
-                raise ValueError(f"{name}: lists a value twice")
+            check_choices(name, getattr(self, name), known)
         if "linear" not in self.x_modes and set(self.h_modes) == {"none"}:
             raise ValueError(
                 "h_modes: a unit needs a weighted connection: allow x_modes 'linear' or an "
@@ -87,3 +78,15 @@ class Space:
 
 WIDEST = Space(readouts=READOUTS, bias=(True, False))
 """Every topology evolstm simulates (both readouts, with and without biases)."""
+
+
+def check_choices(name: str, values: tuple, known: tuple) -> None:
+    """Raise ValueError, starting with `name`, unless `values` lists some of `known`
+    (of the same type), each once."""
+    if not values:
+        raise ValueError(f"{name}: must list at least one value")
+    for value in values:
+        if value not in known or type(value) is not type(known[0]):
+            raise ValueError(f"{name}: {value!r} is not one of {', '.join(map(repr, known))}")
+    if len(set(values)) != len(values):
+        raise ValueError(f"{name}: lists a value twice")

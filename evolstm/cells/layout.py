@@ -87,6 +87,19 @@ class BlockLayout:
 
     blocks: tuple[Block, ...]
 
+    def check_sizes(self, output_units: bool) -> None:
+        """Raise `EvolstmError` unless n_in, n_hidden, n_out and layers are positive
+        integers, and output units (`output_units`) fit in the hidden layer."""
+        for name in ("n_in", "n_hidden", "n_out", "layers"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or value < 1:
+                raise EvolstmError(f"{name}: must be a positive integer, got {value!r}")
+        if output_units and self.n_out > self.n_hidden:  # type: ignore[attr-defined]
+            raise EvolstmError(
+                f"readout 'units': {self.n_out} outputs need at least as many hidden units, "
+                f"got {self.n_hidden}"
+            )
+
     @cached_property
     def by_name(self) -> dict[str, Block]:
         return {block.name: block for block in self.blocks}
@@ -165,15 +178,7 @@ class Layout(BlockLayout):
     layers: int = 1
 
     def __post_init__(self) -> None:
-        for name in ("n_in", "n_hidden", "n_out", "layers"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                raise EvolstmError(f"{name}: must be a positive integer, got {value!r}")
-        if self.topology.readout == "units" and self.n_out > self.n_hidden:
-            raise EvolstmError(
-                f"readout 'units': {self.n_out} outputs need at least as many hidden units, "
-                f"got {self.n_hidden}"
-            )
+        self.check_sizes(self.topology.readout == "units")
 
     @cached_property
     def blocks(self) -> tuple[Block, ...]:

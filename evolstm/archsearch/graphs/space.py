@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from evolstm.archsearch.space import check_choices
 from evolstm.cells.graph.graph import MAX_STATES, Graph
 from evolstm.cells.graph.nodes import ACTIVATIONS, OPS
 
@@ -39,16 +40,7 @@ class GraphSpace:
         holds no graph (the minimal cell needs ``linear`` and an activation)."""
         for name, known in (("ops", OTHER_OPS), ("activations", ACTIVATIONS),
                             ("bias", (True, False)), ("readouts", READOUTS)):
-            values = getattr(self, name)
-            if not values:
-                raise ValueError(f"{name}: must list at least one value")
-            for value in values:
-                if value not in known or type(value) is not type(known[0]):
-                    raise ValueError(
-                        f"{name}: {value!r} is not one of {', '.join(map(repr, known))}"
-                    )
-            if len(set(values)) != len(values):
-                raise ValueError(f"{name}: lists a value twice")
+            check_choices(name, getattr(self, name), known)
         if "linear" not in self.ops:
             raise ValueError("ops: must allow 'linear' (the only op with weights on x)")
         if not 1 <= self.max_states <= MAX_STATES:

@@ -13,11 +13,8 @@ from __future__ import annotations
 import dataclasses
 from functools import cached_property
 
-import numpy as np
-
 from evolstm.cells.graph.graph import Graph
 from evolstm.cells.layout import Block, BlockLayout
-from evolstm.errors import EvolstmError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,15 +28,7 @@ class GraphLayout(BlockLayout):
     layers: int = 1
 
     def __post_init__(self) -> None:
-        for name in ("n_in", "n_hidden", "n_out", "layers"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                raise EvolstmError(f"{name}: must be a positive integer, got {value!r}")
-        if self.graph.readout_units and self.n_out > self.n_hidden:
-            raise EvolstmError(
-                f"readout units: {self.n_out} outputs need at least as many hidden units, "
-                f"got {self.n_hidden}"
-            )
+        self.check_sizes(bool(self.graph.readout_units))
 
     @cached_property
     def blocks(self) -> tuple[Block, ...]:
