@@ -263,3 +263,61 @@ def test_bad_architecture_sections_are_one_line_config_errors(section, message):
              "algorithm": {"name": "evolino"}, "architecture": {"algorithm": "aging", **section}}
     with pytest.raises(ConfigError, match=message):
         cfg.parse(table)
+
+
+GRAPH_SEARCH = """
+seed = 1
+[task]
+name = "anbn"
+train_max = 3
+test_limit = 12
+[cell]
+hidden = 2
+[algorithm]
+name = "evolino"
+evolver = "cmaes"
+population = 6
+max_evaluations = 36
+checkpoint_seconds = 0.0
+[architecture]
+kind = "graph"
+algorithm = "{algorithm}"
+candidates = 12
+inner_seeds = 1
+start = ["lstm", "nas"]
+{options}
+[parallel]
+backend = "sequential"
+"""
+
+
+@pytest.mark.parametrize("algorithm", ["aging", "nsga2"])
+def test_a_search_over_cell_graphs_runs_resumes_and_matches_threads(tmp_path, monkeypatch,
+                                                                    algorithm):
+    """kind = "graph": the outer algorithms with the graph operators; the best cell file
+    carries its graph; a Ctrl-C resume and two threads give the uninterrupted run."""
+    config = tmp_path / "graphs.toml"
+    config.write_text(GRAPH_SEARCH.format(algorithm=algorithm,
+                                          options=ALGORITHM_OPTIONS[algorithm]))
+    expected = evolstm.search(config, out=tmp_path / "expected").run_dir
+    candidates = rows(expected / "candidates.csv")
+    assert [row["variant"] for row in candidates[:2]] == ["lstm", "nas"]
+    assert "graph" in evolstm.load(expected / "best.npz").info
+    same_cell_search(evolstm.search(config, backend="threading", jobs=2,
+                                    out=tmp_path / "threads").run_dir, expected)
+    from evolstm.runs import cellsearch
+
+    calls = {"n": 0}
+    real = cellsearch.run_inner
+
+    def interrupting(*args):
+        calls["n"] += 1
+        if calls["n"] == 7:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(cellsearch, "run_inner", interrupting)
+    with pytest.raises(evolstm.runs.Interrupted):
+        evolstm.search(config, out=tmp_path / "run")
+    monkeypatch.undo()
+    same_cell_search(evolstm.resume(tmp_path / "run").run_dir, expected)

@@ -49,11 +49,15 @@ def forget_bias_offset(layout: Layout, forget_bias: float) -> np.ndarray:
     gate's bias of every layer (Gers, Schmidhuber & Cummins 2000; Jozefowicz et al. 2015
     start it at 1), zero elsewhere, so the search is centred on that bias. The input bias
     takes it (the recurrent one where the gate reads no weighted input); cells without a
-    free forget gate (GRU family, coupled, no forget gate, no biases) get zeros.
+    free forget gate (GRU family, coupled, no forget gate, no biases, cell graphs) get
+    zeros.
     """
     offset = np.zeros(layout.n_params)
-    units = layout.topology.units()
-    if not forget_bias or "f" not in [unit.name for unit in units]:
+    topology = getattr(layout, "topology", None)  # cell graphs have no named forget gate
+    if not forget_bias or topology is None:
+        return offset
+    units = topology.units()
+    if "f" not in [unit.name for unit in units]:
         return offset
     hidden = layout.n_hidden
     x_units = [unit.name for unit in units if unit.x_mode == "linear"]

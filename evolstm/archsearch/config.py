@@ -1,6 +1,7 @@
 """The ``[architecture]`` section of a search config: the outer search over cells.
 
     [architecture]
+    kind = "topology"       # what is searched: topology (the topology space) | graph
     algorithm = "aging"     # random | aging | nsga2 | variants
     candidates = 400        # the outer budget (the search stops at the first generation
                             # that reaches it)
@@ -11,8 +12,8 @@
                             # names, "named" (all in the space), or topology keys
     test = "front"          # who gets test metrics at the end: best | front | all
     population = 20         # ... and the outer algorithm's own options
-    [architecture.space]    # the part of the topology space searched
-    families = ["lstm", "gru"]
+    [architecture.space]    # the part of the space searched (`archsearch.space.Space`, or
+    families = ["lstm", "gru"]  # `archsearch.graphs.GraphSpace` for graphs)
 """
 
 from __future__ import annotations
@@ -24,17 +25,15 @@ from typing import Any, Literal
 
 from evolstm import options
 from evolstm.archsearch import outer
-from evolstm.archsearch.canonical import canonical
-from evolstm.archsearch.space import Space
-from evolstm.cells import variants
-from evolstm.cells.topology import Topology
+from evolstm.archsearch.kinds import KINDS, Kind
 from evolstm.errors import ConfigError, EvolstmError
 
 
 @dataclasses.dataclass(frozen=True)
 class ArchitectureConfig:
-    """The outer search: algorithm, budget, inner seeds, start, test report, space."""
+    """The outer search: kind, algorithm, budget, inner seeds, start, test report, space."""
 
+    kind: Literal["topology", "graph"] = "topology"
     algorithm: str = "aging"
     candidates: int = 100
     inner_seeds: int = 1
@@ -55,7 +54,7 @@ class ArchitectureConfig:
 COMMON = {field.name for field in dataclasses.fields(ArchitectureConfig)}
 
 
-def parse(table: dict[str, Any]) -> tuple[ArchitectureConfig, Any, Space]:
+def parse(table: dict[str, Any]) -> tuple[ArchitectureConfig, Any, Any]:
     """The ``[architecture]`` table -> (common settings, the outer algorithm's options,
     the space); errors name ``architecture.<key>``."""
     table = dict(table)
@@ -69,7 +68,8 @@ def parse(table: dict[str, Any]) -> tuple[ArchitectureConfig, Any, Space]:
     outer_options = options.build(
         outer_cls.Options, {k: v for k, v in table.items() if k not in COMMON}, "architecture"
     )
-    space = options.build(Space, architecture.space or {}, "architecture.space")
+    space = options.build(KINDS[architecture.kind].space, architecture.space or {},
+                          "architecture.space")
     start_topologies(architecture, space)  # names and space checked here, once
     # the Space is the one record of the space from here on
     return dataclasses.replace(architecture, space=None), outer_options, space
@@ -78,30 +78,29 @@ def parse(table: dict[str, Any]) -> tuple[ArchitectureConfig, Any, Space]:
 NAMED = "named"  # a start entry that stands for every named variant inside the space
 
 
-def start_topologies(architecture: ArchitectureConfig, space: Space) -> list[Topology]:
-    """The start list as canonical topologies (the `variants` study without a list: every
-    named variant inside the space). An entry is a variant name, ``"named"`` (every named
-    variant inside the space) or a topology key (the JSON of a candidates.csv row)."""
-    topologies = []
+def start_topologies(architecture: ArchitectureConfig, space: Any) -> list[Any]:
+    """The start list as canonical cells of the search's kind (the `variants` study without
+    a list: every named cell inside the space). An entry is a name, ``"named"`` (every
+    named cell inside the space) or a cell's JSON (a topology key from candidates.csv, a
+    graph dict)."""
+    kind = KINDS[architecture.kind]
+    cells = []
     for entry in _entries(architecture, space):
         try:
-            if entry.startswith("{"):
-                topology = canonical(Topology.from_dict(json.loads(entry)))
-            else:
-                topology = canonical(variants.resolve(entry))
+            cell = kind.parse(entry)
         except (EvolstmError, json.JSONDecodeError) as error:
             raise ConfigError(f"architecture.start: {error}") from None
-        if not space.contains(topology):
+        if not space.contains(cell):
             raise ConfigError(f"architecture.start: {entry} is outside architecture.space")
-        topologies.append(topology)
-    if architecture.algorithm == "variants" and not topologies:
-        raise ConfigError("architecture.start: no named variant lies inside the space")
-    return topologies
+        cells.append(cell)
+    if architecture.algorithm == "variants" and not cells:
+        raise ConfigError("architecture.start: no named cell lies inside the space")
+    return cells
 
 
-def start_names(architecture: ArchitectureConfig, space: Space) -> list[str]:
-    """Labels of `start_topologies`, in the same order: variant names, and for a topology
-    key ``cell-`` and six hex digits of its hash."""
+def start_names(architecture: ArchitectureConfig, space: Any) -> list[str]:
+    """Labels of `start_topologies`, in the same order: names, and for a cell's JSON
+    ``cell-`` and six hex digits of its hash."""
     return [
         "cell-" + hashlib.blake2b(entry.encode(), digest_size=3).hexdigest()
         if entry.startswith("{") else entry
@@ -109,10 +108,23 @@ def start_names(architecture: ArchitectureConfig, space: Space) -> list[str]:
     ]
 
 
-def _entries(architecture: ArchitectureConfig, space: Space) -> list[str]:
+def named_inside(kind: Kind, space: Any) -> dict[str, Any]:
+    """Name -> canonical cell of every named cell of `kind` inside `space` (names whose
+    cell the kind cannot express are left out)."""
+    inside = {}
+    for name in kind.names():
+        try:
+            cell = kind.parse(name)
+        except EvolstmError:
+            continue
+        if space.contains(cell):
+            inside[name] = cell
+    return inside
+
+
+def _entries(architecture: ArchitectureConfig, space: Any) -> list[str]:
     """The start entries with ``"named"`` (and an empty study list) expanded."""
-    named = [name for name in variants.names()
-             if space.contains(canonical(variants.resolve(name)))]
+    named = list(named_inside(KINDS[architecture.kind], space))
     entries = list(architecture.start)
     if not entries and architecture.algorithm == "variants":
         return named

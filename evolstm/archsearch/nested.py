@@ -18,6 +18,7 @@ import numpy as np
 from evolstm import algorithms
 from evolstm.algorithms.build import create, forget_bias_offset, full_genomes
 from evolstm.cells import Population
+from evolstm.cells.graph import Graph
 from evolstm.cells.topology import Topology
 from evolstm.errors import EvolstmError
 from evolstm.tasks import WORST_FITNESS, Task
@@ -41,9 +42,9 @@ class InnerSearch:
     init_scale: float
     forget_bias: float = 0.0
 
-    def population(self, topology: Topology, task: Task) -> Population:
+    def population(self, cell: Topology | Graph, task: Task) -> Population:
         """The candidate's population description for `task`."""
-        return Population(topology, task.n_in, self.hidden, task.n_out, self.layers, self.dtype)
+        return Population(cell, task.n_in, self.hidden, task.n_out, self.layers, self.dtype)
 
 
 @dataclasses.dataclass
@@ -57,15 +58,16 @@ class InnerResult:
     seconds: float
 
 
-def run_inner(task: Task, topology: Topology, inner: InnerSearch, seed: int) -> InnerResult:
-    """The inner weight search of `topology` on `task`, seeded with `seed`.
+def run_inner(task: Task, cell: Topology | Graph, inner: InnerSearch, seed: int) -> InnerResult:
+    """The inner weight search of `cell` (a topology or a graph) on `task`, seeded with
+    `seed`.
 
     A candidate the inner algorithm cannot handle (e.g. a least-squares readout for a cell
     whose outputs are units) scores `WORST_FITNESS` after 0 evaluations; non-finite outputs
     already score it inside the task.
     """
     started = time.perf_counter()
-    population = inner.population(topology, task)
+    population = inner.population(cell, task)
     try:
         algorithm = create(algorithms.ALGORITHMS, inner.algorithm, inner.options, population,
                            seed, inner.init_scale, task.supports_readout_fit)

@@ -23,14 +23,13 @@ import numpy as np
 from deap import tools
 
 from evolstm.archsearch import outer
-from evolstm.archsearch.canonical import canonical, key
-from evolstm.archsearch.config import start_names, start_topologies
+from evolstm.archsearch.config import named_inside, start_names, start_topologies
+from evolstm.archsearch.kinds import KINDS
 from evolstm.archsearch.nested import InnerResult, InnerSearch, inner_seed, run_inner, score
 from evolstm.archsearch.outer.nsga2 import Member
-from evolstm.cells import variants
+from evolstm.cells import Population
 from evolstm.cells.cell import Cell
 from evolstm.cells.cellfile import save as save_cell
-from evolstm.cells.layout import Layout
 from evolstm.cells.topology import Topology
 from evolstm.runs import checkpoint as ckpt
 from evolstm.runs import config as cfg
@@ -48,11 +47,12 @@ CANDIDATE_COLUMNS = ("candidate", "generation", "key", "variant", "score", "n_pa
 
 @dataclasses.dataclass
 class Entry:
-    """A scored cell: its first candidate number, topology, inner searches' best fitnesses
-    (k,) and genomes (k, n_params), inner evaluations and seconds (all inner searches)."""
+    """A scored cell: its first candidate number, the cell (a Topology or a Graph), inner
+    searches' best fitnesses (k,) and genomes (k, n_params), inner evaluations and seconds
+    (all inner searches)."""
 
     candidate: int
-    topology: Topology
+    cell: Topology
     fitness: np.ndarray
     genomes: np.ndarray
     evaluations: int
@@ -77,10 +77,11 @@ class CellSearch(SearchLoop):
             loop.generations, loop.target_fitness, cell.hidden, cell.layers, cell.dtype,
             cell.init_scale, cell.forget_bias,
         )
+        self.kind = KINDS[architecture.kind]
         self.start_names = start_names(architecture, config.space)
         self.algorithm = outer.get(architecture.algorithm)(
             config.architecture_options, config.space, self.count,
-            start_topologies(architecture, config.space), seeds(config.seed)[1],
+            start_topologies(architecture, config.space), seeds(config.seed)[1], self.kind,
         )
         self.inner_seeds = [
             inner_seed(config.seed, architecture.inner_seed_base + j)
@@ -90,12 +91,17 @@ class CellSearch(SearchLoop):
         self.best_key = ""
         self.candidates_done = 0
         self.candidates = rundir.History(run_dir / CANDIDATES, CANDIDATE_COLUMNS)
-        self.names = {key(variants.resolve(name)): name for name in reversed(variants.names())}
+        named = named_inside(self.kind, config.space)
+        self.names = {self.kind.key(cell): name for name, cell in reversed(named.items())}
+        self.counts: dict[str, int] = {}
 
-    def count(self, topology: Topology) -> int:
-        """The parameter count of `topology` at the run's sizes."""
-        return Layout(topology, self.task.n_in, self.inner.hidden, self.task.n_out,
-                      self.inner.layers).n_params
+    def count(self, cell: Topology) -> int:
+        """The parameter count of `cell` at the run's sizes."""
+        k = self.kind.key(cell)
+        if k not in self.counts:
+            self.counts[k] = Population(cell, self.task.n_in, self.inner.hidden,
+                                        self.task.n_out, self.inner.layers).n_params
+        return self.counts[k]
 
     # -- scoring --------------------------------------------------------------------------
     def open_evaluator(self) -> AbstractContextManager[Any]:
@@ -103,9 +109,9 @@ class CellSearch(SearchLoop):
         return Evaluator(self.task, None, parallel.backend, parallel.jobs, parallel.scheduler)
 
     def score(self, evaluate: Any, asked: list[Topology]) -> Scored:
-        keys = [key(topology) for topology in asked]
+        keys = [self.kind.key(cell) for cell in asked]
         fresh = list(dict.fromkeys(k for k in keys if k not in self.cache))
-        topologies = {k: canonical(t) for k, t in zip(keys, asked, strict=True)}
+        topologies = {k: self.kind.canonical(t) for k, t in zip(keys, asked, strict=True)}
         jobs = [(self.task, topologies[k], self.inner, seed)
                 for k in fresh for seed in self.inner_seeds]
         results: list[InnerResult] = evaluate.map(run_inner, jobs)
@@ -115,7 +121,7 @@ class CellSearch(SearchLoop):
             mine = results[index * n_seeds : (index + 1) * n_seeds]
             self.cache[k] = Entry(
                 candidate=offset + keys.index(k),
-                topology=topologies[k],
+                cell=topologies[k],
                 fitness=np.array([r.fitness for r in mine]),
                 genomes=np.stack([r.genome for r in mine]),
                 evaluations=sum(r.evaluations for r in mine),
@@ -126,7 +132,7 @@ class CellSearch(SearchLoop):
         return Scored(fitness, len(asked), (keys, hits))
 
     def fingerprint(self, asked: list[Topology]) -> int:
-        text = "\n".join(key(topology) for topology in asked).encode()
+        text = "\n".join(self.kind.key(cell) for cell in asked).encode()
         return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "little")
 
     def keep_best(self, state: ckpt.Checkpoint, asked: list[Topology], scored: Scored) -> bool:
@@ -145,7 +151,7 @@ class CellSearch(SearchLoop):
         if entry.score != best_score:
             return entry.score < best_score
         return bool(self.best_key) and (
-            self.count(entry.topology) < self.count(self.cache[self.best_key].topology)
+            self.count(entry.cell) < self.count(self.cache[self.best_key].cell)
         )
 
     def stop_reason(self, state: ckpt.Checkpoint) -> str | None:
@@ -165,7 +171,7 @@ class CellSearch(SearchLoop):
                 "key": k,
                 "variant": self._label(first + position, k),
                 "score": entry.score,
-                "n_params": self.count(entry.topology),
+                "n_params": self.count(entry.cell),
                 "inner_evaluations": 0 if hit else entry.evaluations,
                 "seconds": 0.0 if hit else round(entry.seconds, 3),
                 "cache_hit": int(hit),
@@ -186,6 +192,8 @@ class CellSearch(SearchLoop):
         entries = list(self.cache.values())
         return {
             "cache_keys": np.array(list(self.cache), dtype=str),
+            "cache_cells": np.array([json.dumps(self.kind.to_json(e.cell)) for e in entries],
+                                    dtype=str),
             "cache_candidates": np.array([e.candidate for e in entries], np.int64),
             "cache_fitness": np.array([e.fitness for e in entries]).reshape(
                 len(entries), len(self.inner_seeds)),
@@ -206,7 +214,9 @@ class CellSearch(SearchLoop):
             start += n_seeds * size
             self.cache[k] = Entry(
                 candidate=int(extra["cache_candidates"][index]),
-                topology=canonical(Topology.from_dict(json.loads(k))),
+                cell=self.kind.canonical(self.kind.from_json(json.loads(
+                    # checkpoints written before cache_cells: a topology's key is its JSON
+                    str(extra["cache_cells"][index]) if "cache_cells" in extra else k))),
                 fitness=extra["cache_fitness"][index].copy(),
                 genomes=genomes.reshape(n_seeds, size).copy(),
                 evaluations=int(extra["cache_evaluations"][index]),
@@ -225,13 +235,13 @@ class CellSearch(SearchLoop):
             "task": self.config.task,
             "task_options": cfg.to_table(self.config)["task"],
             "task_seed": seeds(self.config.seed)[0],
-            "topology": entry.topology.to_dict(),
-            "key": key(entry.topology),
+            self.kind.name: self.kind.to_json(entry.cell),
+            "key": self.kind.key(entry.cell),
             "score": entry.score,
             "fitness": float(entry.fitness[seed_index]),
             "inner_seed": self.config.architecture.inner_seed_base + seed_index,
         }
-        return Cell(self.inner.population(entry.topology, self.task), entry.genomes[seed_index],
+        return Cell(self.inner.population(entry.cell, self.task), entry.genomes[seed_index],
                     info)
 
     def summary(self, state: ckpt.Checkpoint, stopped: str | None) -> dict[str, Any]:
@@ -268,7 +278,7 @@ class CellSearch(SearchLoop):
             "inner_seconds": round(sum(entry.seconds for entry in self.cache.values()), 3),
             "best_key": self.best_key,
             "best_variant": self.names.get(self.best_key),
-            "best_n_params": self.count(best.topology) if best is not None else None,
+            "best_n_params": self.count(best.cell) if best is not None else None,
             "front_size": len(front),
         }
 
@@ -276,7 +286,7 @@ class CellSearch(SearchLoop):
         """Keys of the non-dominated cells (score, parameter count), by score."""
         if not self.cache:
             return []
-        members = [Member(entry.topology, entry.score, self.count(entry.topology))
+        members = [Member(entry.cell, entry.score, self.count(entry.cell))
                    for entry in self.cache.values()]
         keys = {id(member): k for member, k in zip(members, self.cache, strict=True)}
         first = tools.sortNondominated(members, len(members), first_front_only=True)[0]
@@ -315,10 +325,10 @@ class CellSearch(SearchLoop):
             members.append({
                 "candidate": entry.candidate,
                 "key": k,
-                "topology": entry.topology.to_dict(),
+                self.kind.name: self.kind.to_json(entry.cell),
                 "variant": self.names.get(k),
                 "score": entry.score,
-                "n_params": self.count(entry.topology),
+                "n_params": self.count(entry.cell),
                 "inner_fitness": entry.fitness.tolist(),
                 "test": {"median": _median_metrics(tests[k]), "seeds": tests[k]},
             })

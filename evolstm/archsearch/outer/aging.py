@@ -15,9 +15,7 @@ import dataclasses
 
 import numpy as np
 
-from evolstm.archsearch.mutations import mutate
 from evolstm.archsearch.outer.base import OuterAlgorithm
-from evolstm.archsearch.sampling import sample
 from evolstm.cells.topology import Topology
 
 
@@ -50,13 +48,13 @@ class AgingEvolution(OuterAlgorithm):
         if not self.population:
             first = self.start[: options.population]
             while len(first) < options.population:
-                first.append(sample(self.rng, self.space))
+                first.append(self.kind.sample(self.rng, self.space))
             return first
         children = []
         for _ in range(options.batch):
             drawn = self.rng.choice(len(self.population), options.sample, replace=False)
             parent = min(drawn, key=lambda index: (self.population[index][1], index))
-            children.append(mutate(self.population[parent][0], self.rng, self.space))
+            children.append(self.kind.mutate(self.population[parent][0], self.rng, self.space))
         return children
 
     def tell(self, candidates: list[Topology], scores: np.ndarray) -> dict[str, float]:

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from evolstm.archsearch.space import Space
+from evolstm.archsearch.kinds import TOPOLOGY, Kind
 from evolstm.cells.topology import Topology
 
 
@@ -29,9 +29,11 @@ class NoOptions:
 class OuterAlgorithm(ABC):
     """Base of every outer algorithm: subclasses set `name`, `Options`, write ask/tell.
 
-    space: the part of the topology space searched; count: topology -> parameter count;
-    start: topologies the search starts from (asked first, in order); seed: its only source
-    of randomness.
+    space: the part of the space searched (a `Space`, or a `GraphSpace` for graphs);
+    count: cell -> parameter count; start: cells the search starts from (asked first, in
+    order); seed: its only source of randomness; kind: what the cells are (`TOPOLOGY` or
+    `GRAPH` of `evolstm.archsearch.kinds`), whose operators it uses. (Topology in the
+    signatures stands for either kind's cell.)
     """
 
     name: ClassVar[str]
@@ -40,11 +42,13 @@ class OuterAlgorithm(ABC):
     def __init__(
         self,
         options: Any,
-        space: Space,
+        space: Any,
         count: Callable[[Topology], int],
         start: Sequence[Topology],
         seed: int,
+        kind: Kind = TOPOLOGY,
     ) -> None:
+        self.kind = kind
         self.options = options
         self.space = space
         self.count = count

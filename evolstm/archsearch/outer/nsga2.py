@@ -15,10 +15,7 @@ import dataclasses
 import numpy as np
 from deap import base, tools
 
-from evolstm.archsearch.crossover import crossover
-from evolstm.archsearch.mutations import mutate
 from evolstm.archsearch.outer.base import OuterAlgorithm
-from evolstm.archsearch.sampling import sample
 from evolstm.cells.topology import Topology
 
 
@@ -60,15 +57,16 @@ class NSGA2(OuterAlgorithm):
         if not self.members:
             first = self.start[:size]
             while len(first) < size:
-                first.append(sample(self.rng, self.space))
+                first.append(self.kind.sample(self.rng, self.space))
             return first
         children = []
         while len(children) < size:
             mother, father = self._tournament(), self._tournament()
             child = mother.topology
             if self.rng.random() < self.options.crossover_prob:
-                child = crossover(mother.topology, father.topology, self.rng, self.space)
-            children.append(mutate(child, self.rng, self.space))
+                child = self.kind.crossover(mother.topology, father.topology, self.rng,
+                                             self.space)
+            children.append(self.kind.mutate(child, self.rng, self.space))
         return children
 
     def tell(self, candidates: list[Topology], scores: np.ndarray) -> dict[str, float]:

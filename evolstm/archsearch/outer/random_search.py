@@ -8,7 +8,6 @@ import dataclasses
 import numpy as np
 
 from evolstm.archsearch.outer.base import OuterAlgorithm
-from evolstm.archsearch.sampling import sample
 from evolstm.cells.topology import Topology
 
 
@@ -32,7 +31,7 @@ class RandomSearch(OuterAlgorithm):
         asked = self.start[: self.options.batch]
         self.start = self.start[len(asked) :]
         while len(asked) < self.options.batch:
-            asked.append(sample(self.rng, self.space))
+            asked.append(self.kind.sample(self.rng, self.space))
         return asked
 
     def tell(self, candidates: list[Topology], scores: np.ndarray) -> dict[str, float]:
