@@ -78,24 +78,25 @@ def run_inner(task: Task, cell: Topology | Graph, inner: InnerSearch, seed: int)
     offset = forget_bias_offset(population.layout, inner.forget_bias)
     best_fitness, best_genome = math.inf, np.zeros(population.n_params)
     evaluations = generations = 0
-    while True:
-        asked = algorithm.ask()
-        full = full_genomes(asked, population.n_params) + offset
-        fitness, genomes = task.fitness(population, full, ridge)
-        algorithm.tell(asked, fitness)
-        evaluations += len(fitness)
-        generations += 1
-        champion = int(np.argmin(fitness))
-        if fitness[champion] < best_fitness:
-            best_fitness = float(fitness[champion])
-            best_genome = genomes[champion].astype(np.float64)
-        if (
-            best_fitness <= inner.target_fitness
-            or (inner.max_evaluations and evaluations >= inner.max_evaluations)
-            or generations >= inner.generations
-            or algorithm.stop()
-        ):
-            break
+    with np.errstate(all="ignore"):  # cells that overflow score WORST_FITNESS, silently
+        while True:
+            asked = algorithm.ask()
+            full = full_genomes(asked, population.n_params) + offset
+            fitness, genomes = task.fitness(population, full, ridge)
+            algorithm.tell(asked, fitness)
+            evaluations += len(fitness)
+            generations += 1
+            champion = int(np.argmin(fitness))
+            if fitness[champion] < best_fitness:
+                best_fitness = float(fitness[champion])
+                best_genome = genomes[champion].astype(np.float64)
+            if (
+                best_fitness <= inner.target_fitness
+                or (inner.max_evaluations and evaluations >= inner.max_evaluations)
+                or generations >= inner.generations
+                or algorithm.stop()
+            ):
+                break
     return InnerResult(best_fitness, best_genome, evaluations, time.perf_counter() - started)
 
 

@@ -78,6 +78,9 @@ class CellSearch(SearchLoop):
             cell.init_scale, cell.forget_bias,
         )
         self.kind = KINDS[architecture.kind]
+        if self.kind.name == "graph" and not self.task.supports_graphs:
+            raise cfg.ConfigError(f"architecture.kind: task {config.task} simulates topology "
+                                  "cells only")
         self.start_names = start_names(architecture, config.space)
         self.algorithm = outer.get(architecture.algorithm)(
             config.architecture_options, config.space, self.count,

@@ -33,6 +33,7 @@ class Task(ABC):
     Options: ClassVar[type] = NoOptions
     metric: ClassVar[str]  # the headline test metric, a key of `test`'s dict
     supports_readout_fit: ClassVar[bool] = False  # Evolino's least-squares readout
+    supports_graphs: ClassVar[bool] = True  # cell graphs as well as topologies
 
     def __init__(self, options: Any, seed: int) -> None:
         self.options = options

@@ -135,6 +135,7 @@ class DoublePole(Task):
     name = "double_pole"
     Options = DoublePoleOptions
     metric = "generalisation"
+    supports_graphs = False  # its cell-and-cart kernel simulates topology cells only
     has_criterion = True
     n_out = 1
 
