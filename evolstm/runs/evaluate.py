@@ -40,8 +40,8 @@ def task_for(
     """
     recorded: dict[str, Any] = {}
     seed = 0
-    if run_dir is not None:
-        config = cfg.load(run_dir / rundir.CONFIG)
+    config = _search_config(run_dir, cell) if run_dir is not None else None
+    if config is not None:
         recorded = {"name": config.task, **options.to_table(config.task_options)}
         seed = seeds(config.seed)[0]
     elif "task_options" in cell.info:
@@ -69,6 +69,17 @@ def task_for(
             f"{cell.n_in} and {cell.n_out}"
         )
     return task
+
+
+def _search_config(run_dir: Path, cell: Cell) -> cfg.Config | None:
+    """The run's search config; None for a folder of another kind (a gradient-training run)
+    whose cell file records its task."""
+    try:
+        return cfg.load(run_dir / rundir.CONFIG)
+    except cfg.ConfigError:
+        if "task_options" in cell.info:
+            return None
+        raise
 
 
 def read_csv(path: Path) -> tuple[list[str], np.ndarray]:
