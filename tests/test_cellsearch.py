@@ -82,6 +82,26 @@ def same_cell_search(a: Path, b: Path) -> None:
     assert front_a == front_b
 
 
+def ctrl_c_then_resume_equals(monkeypatch, config, tmp_path, expected, n_call):
+    """A Ctrl-C at the n_call-th inner search, then a resume, gives the `expected` run."""
+    from evolstm.runs import cellsearch
+
+    calls = {"n": 0}
+    real = cellsearch.run_inner
+
+    def interrupting(*args):
+        calls["n"] += 1
+        if calls["n"] == n_call:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(cellsearch, "run_inner", interrupting)
+    with pytest.raises(evolstm.runs.Interrupted):
+        evolstm.search(config, out=tmp_path / "run")
+    monkeypatch.undo()
+    same_cell_search(evolstm.resume(tmp_path / "run").run_dir, expected)
+
+
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     directory = tmp_path_factory.mktemp("cells")
@@ -148,22 +168,7 @@ def test_ctrl_c_then_resume_equals_an_uninterrupted_cell_search(tmp_path, monkey
                                                                  algorithm):
     config = write_cell_config(tmp_path, algorithm, candidates=12)
     expected = evolstm.search(config, out=tmp_path / "expected").run_dir
-    from evolstm.runs import cellsearch
-
-    calls = {"n": 0}
-    real = cellsearch.run_inner
-
-    def interrupting(*args):
-        calls["n"] += 1
-        if calls["n"] == 11:  # inside the second or third generation
-            raise KeyboardInterrupt
-        return real(*args)
-
-    monkeypatch.setattr(cellsearch, "run_inner", interrupting)
-    with pytest.raises(evolstm.runs.Interrupted):
-        evolstm.search(config, out=tmp_path / "run")
-    monkeypatch.undo()
-    same_cell_search(evolstm.resume(tmp_path / "run").run_dir, expected)
+    ctrl_c_then_resume_equals(monkeypatch, config, tmp_path, expected, n_call=11)
 
 
 def test_stop_then_resume_with_more_candidates_equals_an_uninterrupted_run(reference,
@@ -305,19 +310,4 @@ def test_a_search_over_cell_graphs_runs_resumes_and_matches_threads(tmp_path, mo
     assert "graph" in evolstm.load(expected / "best.npz").info
     same_cell_search(evolstm.search(config, backend="threading", jobs=2,
                                     out=tmp_path / "threads").run_dir, expected)
-    from evolstm.runs import cellsearch
-
-    calls = {"n": 0}
-    real = cellsearch.run_inner
-
-    def interrupting(*args):
-        calls["n"] += 1
-        if calls["n"] == 7:
-            raise KeyboardInterrupt
-        return real(*args)
-
-    monkeypatch.setattr(cellsearch, "run_inner", interrupting)
-    with pytest.raises(evolstm.runs.Interrupted):
-        evolstm.search(config, out=tmp_path / "run")
-    monkeypatch.undo()
-    same_cell_search(evolstm.resume(tmp_path / "run").run_dir, expected)
+    ctrl_c_then_resume_equals(monkeypatch, config, tmp_path, expected, n_call=7)
