@@ -124,10 +124,12 @@ def named_inside(kind: Kind, space: Any) -> dict[str, Any]:
 
 def _entries(architecture: ArchitectureConfig, space: Any) -> list[str]:
     """The start entries with ``"named"`` (and an empty study list) expanded."""
-    named = list(named_inside(KINDS[architecture.kind], space))
     entries = list(architecture.start)
-    if not entries and architecture.algorithm == "variants":
-        return named
+    if entries and NAMED not in entries:
+        return entries
+    named = list(named_inside(KINDS[architecture.kind], space))
+    if not entries:
+        return named if architecture.algorithm == "variants" else []
     expanded: list[str] = []
     for entry in entries:
         expanded += named if entry == NAMED else [entry]

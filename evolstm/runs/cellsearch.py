@@ -12,6 +12,7 @@ chooses nothing: it is only read for that report, after the search.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import hashlib
 import json
@@ -36,7 +37,7 @@ from evolstm.runs import config as cfg
 from evolstm.runs import rundir
 from evolstm.runs.evaluator import Evaluator
 from evolstm.runs.loop import Scored, SearchLoop
-from evolstm.runs.search import build_task, say_compiling, seeds
+from evolstm.runs.search import build_task, seeds
 
 CANDIDATES = "candidates.csv"
 FRONT = "front.json"
@@ -64,7 +65,8 @@ class Entry:
 
 
 class CellSearch(SearchLoop):
-    """Cells (topologies) searched on `config.task`; `config.algorithm` is the inner search."""
+    """Cells (topologies or graphs) searched on `config.task`; `config.algorithm` is the
+    inner search."""
 
     unit = "cand"
 
@@ -113,9 +115,10 @@ class CellSearch(SearchLoop):
 
     def score(self, evaluate: Any, asked: list[Topology]) -> Scored:
         keys = [self.kind.key(cell) for cell in asked]
-        fresh = list(dict.fromkeys(k for k in keys if k not in self.cache))
-        topologies = {k: self.kind.canonical(t) for k, t in zip(keys, asked, strict=True)}
-        jobs = [(self.task, topologies[k], self.inner, seed)
+        first = {k: keys.index(k) for k in dict.fromkeys(keys)}  # first position of each
+        fresh = [k for k in first if k not in self.cache]
+        cells = {k: self.kind.canonical(asked[first[k]]) for k in fresh}
+        jobs = [(self.task, cells[k], self.inner, seed)
                 for k in fresh for seed in self.inner_seeds]
         results: list[InnerResult] = evaluate.map(run_inner, jobs)
         n_seeds = len(self.inner_seeds)
@@ -123,14 +126,14 @@ class CellSearch(SearchLoop):
         for index, k in enumerate(fresh):
             mine = results[index * n_seeds : (index + 1) * n_seeds]
             self.cache[k] = Entry(
-                candidate=offset + keys.index(k),
-                cell=topologies[k],
+                candidate=offset + first[k],
+                cell=cells[k],
                 fitness=np.array([r.fitness for r in mine]),
                 genomes=np.stack([r.genome for r in mine]),
                 evaluations=sum(r.evaluations for r in mine),
                 seconds=sum(r.seconds for r in mine),
             )
-        hits = [k not in fresh or keys.index(k) != position for position, k in enumerate(keys)]
+        hits = [k not in fresh or first[k] != position for position, k in enumerate(keys)]
         fitness = np.array([self.cache[k].score for k in keys])
         return Scored(fitness, len(asked), (keys, hits))
 
@@ -342,15 +345,15 @@ class CellSearch(SearchLoop):
     def progress_total(self) -> int:
         return self.config.architecture.candidates
 
+    def progress_position(self, state: ckpt.Checkpoint) -> int:
+        return state.evaluations  # candidates done
+
     def progress_step(self, asked: list[Topology]) -> int:
         return len(asked)
 
     def progress_postfix(self, state: ckpt.Checkpoint) -> dict[str, str]:
         return {"best": f"{state.best_fitness:.4g}",
                 "hits": str(state.evaluations - len(self.cache))}
-
-    def announce(self) -> None:
-        say_compiling(self.quiet)
 
 
 def _median_metrics(per_seed: list[dict[str, float]]) -> dict[str, float]:
@@ -359,7 +362,5 @@ def _median_metrics(per_seed: list[dict[str, float]]) -> dict[str, float]:
 
 
 def _read_rows(path: Path) -> list[dict[str, str]]:
-    import csv
-
     with open(path, newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))

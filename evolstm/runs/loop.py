@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from evolstm.cells import kernels
 from evolstm.errors import RunDirError
 from evolstm.runs import checkpoint as ckpt
 from evolstm.runs import config as cfg
@@ -155,8 +156,9 @@ class SearchLoop(ABC):
     def progress_postfix(self, state: ckpt.Checkpoint) -> dict[str, str]:
         return {"best": f"{state.best_fitness:.4g}"}
 
-    def announce(self) -> None:  # noqa: B027 - an optional hook
-        """Tell the user about a slow first step (e.g. compiling kernels). Default: none."""
+    def progress_position(self, state: ckpt.Checkpoint) -> int:
+        """Where the progress bar starts (a resume): generations done by default."""
+        return state.generations
 
     # -- the loop -------------------------------------------------------------------------
     def _loop(self, resume_from: ckpt.Checkpoint | None) -> Run:
@@ -187,7 +189,7 @@ class SearchLoop(ABC):
         # best.npz is written with each checkpoint and on Ctrl-C, not at every improvement:
         # a fast search improves most generations, and a cell file costs ~5 ms.
         unsaved_best = False
-        self.announce()
+        say_compiling(self.quiet)
         progress = self._progress(state)
         try:
             with self.open_evaluator() as evaluate:
@@ -279,9 +281,16 @@ class SearchLoop(ABC):
             return None
         from tqdm import tqdm
 
-        initial = state.generations if self.unit == "gen" else int(state.counts.sum())
-        return tqdm(total=self.progress_total(), initial=initial, unit=self.unit,
+        return tqdm(total=self.progress_total(), initial=self.progress_position(state),
+                    unit=self.unit,
                     desc=self.run_dir.name, dynamic_ncols=True)
+
+
+def say_compiling(quiet: bool) -> None:
+    """Tell the user that the first use of the kernels on a machine compiles them."""
+    if not quiet and not kernels.simulate.signatures:
+        print("evolstm: loading the Numba kernels (the first use on a machine compiles "
+              "them, ~35 s; cached afterwards)", file=sys.stderr)
 
 
 def _mean_std(values: np.ndarray) -> dict[str, float]:

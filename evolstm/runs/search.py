@@ -3,7 +3,6 @@ checkpoints and exact resume)."""
 
 from __future__ import annotations
 
-import sys
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ import numpy as np
 from evolstm import algorithms, tasks
 from evolstm.algorithms import Algorithm
 from evolstm.algorithms.build import create, forget_bias_offset, full_genomes
-from evolstm.cells import Population, kernels
+from evolstm.cells import Population
 from evolstm.cells.cell import Cell
 from evolstm.cells.cellfile import save as save_cell
 from evolstm.errors import EvolstmError
@@ -140,13 +139,3 @@ class Search(SearchLoop):
             "seed": self.config.seed,
             **{f"algorithm_{k}": v for k, v in self.algorithm.describe().items()},
         }
-
-    def announce(self) -> None:
-        say_compiling(self.quiet)
-
-
-def say_compiling(quiet: bool) -> None:
-    """Tell the user that the first use of the kernels on a machine compiles them."""
-    if not quiet and not kernels.simulate.signatures:
-        print("evolstm: loading the Numba kernels (the first use on a machine compiles "
-              "them, ~35 s; cached afterwards)", file=sys.stderr)
