@@ -270,40 +270,14 @@ def test_bad_architecture_sections_are_one_line_config_errors(section, message):
         cfg.parse(table)
 
 
-GRAPH_SEARCH = """
-seed = 1
-[task]
-name = "anbn"
-train_max = 3
-test_limit = 12
-[cell]
-hidden = 2
-[algorithm]
-name = "evolino"
-evolver = "cmaes"
-population = 6
-max_evaluations = 36
-checkpoint_seconds = 0.0
-[architecture]
-kind = "graph"
-algorithm = "{algorithm}"
-candidates = 12
-inner_seeds = 1
-start = ["lstm", "nas"]
-{options}
-[parallel]
-backend = "sequential"
-"""
-
-
 @pytest.mark.parametrize("algorithm", ["aging", "nsga2"])
 def test_a_search_over_cell_graphs_runs_resumes_and_matches_threads(tmp_path, monkeypatch,
                                                                     algorithm):
     """kind = "graph": the outer algorithms with the graph operators; the best cell file
     carries its graph; a Ctrl-C resume and two threads give the uninterrupted run."""
-    config = tmp_path / "graphs.toml"
-    config.write_text(GRAPH_SEARCH.format(algorithm=algorithm,
-                                          options=ALGORITHM_OPTIONS[algorithm]))
+    graphs = {'start = ["lstm", "gru"]': 'kind = "graph"\nstart = ["lstm", "nas"]',
+              "inner_seeds = 2": "inner_seeds = 1"}
+    config = write_cell_config(tmp_path, algorithm, candidates=12, **graphs)
     expected = evolstm.search(config, out=tmp_path / "expected").run_dir
     candidates = rows(expected / "candidates.csv")
     assert [row["variant"] for row in candidates[:2]] == ["lstm", "nas"]
