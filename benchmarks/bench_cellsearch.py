@@ -15,8 +15,11 @@ in this process, one after the other:
 2. loky with 1 and 2 workers, and a Dask LocalCluster with 1 and 2 worker processes (each
    pool started and its workers' Numba caches loaded by a small untimed search first):
    wall time, candidates per hour, the speed-up 2 / 1 of each backend;
-3. how many candidates have no fast kernel and run on the reference kernel, and what one
-   inner search costs on each kernel (median seconds over the run's candidates).
+3. which kernel scored each candidate (`Population.engine`: the fast kernels, the graph
+   interpreter for the topologies they do not run, the reference kernel for the few that
+   are no valid graph), the median inner search on each, and the same in-process search
+   with the interpreter switched off (every fallback on the reference kernel, as before
+   session 14).
 
 A warm-up run (two candidates) loads the Numba caches first; it is not timed. The runs'
 candidates are identical on every backend (checked), so the comparisons are like for like.
@@ -36,7 +39,6 @@ from pathlib import Path
 import numpy as np
 
 import evolstm
-from evolstm.cells import fast_kernels
 from evolstm.cells.population import Population
 from evolstm.cells.topology import Topology
 from evolstm.tasks import sequences
@@ -82,6 +84,17 @@ def candidate_rows(run_dir: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+def warm_engines() -> None:
+    """Load (or compile) the three kernels a search uses, at an Evolino population's size,
+    so that no timed run pays for it (the warm-up search may not touch all three)."""
+    x = np.zeros((2, 5, 3))
+    for cell in ("lstm", "fgr", {"family": "lstm", "input_gate": False, "forget_gate": False,
+                                 "output_gate": False, "h_modes": {"g": "none"}}):
+        population = Population(cell, 3, 4, 3)
+        for n_genomes in (1, 20):
+            population.run(np.zeros((n_genomes, population.n_params)), x, keep_hidden=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--candidates", type=int, default=48)
@@ -92,6 +105,7 @@ def main() -> None:
         config = config_for(root, args.candidates, args.budget)
         (root / "warm").mkdir()
         warm = config_for(root / "warm", 2, 40)
+        warm_engines()
         for backend in ("sequential", "loky"):
             run(warm, root / f"warm-{backend}", backend=backend, jobs=2)
         print(f"search: {CONFIG.name}, {args.candidates} candidates, inner budget "
@@ -116,17 +130,24 @@ def main() -> None:
 
         rows = candidate_rows(reference)
         scored = [row for row in rows if row["cache_hit"] == "0"]
-        fast = [fast_kernels.supports(Topology.from_dict(json.loads(row["key"])))
-                for row in scored]
+        engines = np.array([Population(Topology.from_dict(json.loads(row["key"])), 3, 4, 3).engine
+                            for row in scored])
         seconds = np.array([float(row["seconds"]) for row in scored])
-        fast = np.array(fast)
-        print(f"\nreference-kernel fallback: {np.sum(~fast)} of {len(scored)} scored "
-              f"candidates ({100 * np.mean(~fast):.0f}%); median inner search "
-              f"{np.median(seconds[fast]) if fast.any() else float('nan'):.2f} s on the fast "
-              f"kernels, {np.median(seconds[~fast]) if (~fast).any() else float('nan'):.2f} s "
-              f"on the reference kernel")
+        print(f"\nengines of the {len(scored)} scored candidates (median inner search):")
+        for engine in ("fast", "interpreter", "reference"):
+            mine = engines == engine
+            print(f"  {engine:12s} {np.sum(mine):4d}  {100 * np.mean(mine):4.0f}%  "
+                  + (f"{np.median(seconds[mine]):.2f} s" if mine.any() else "-"))
+        interpreted = Population._interpreted
+        Population._interpreted = None  # every fallback on the reference kernel, as before
+        try:
+            wall_reference, _ = run(config, root / "reference-kernel", backend="sequential")
+        finally:
+            Population._interpreted = interpreted
+        print(f"the same search with every fallback on the reference kernel: "
+              f"{wall_reference:.1f} s, {wall_reference / wall:.2f}x the wall time above")
 
-        print("\nworkers   backend  wall s  candidates/h  speed-up 2/1")
+        print("\nworkers   backend  wall s  inner s  candidates/h  speed-up 2/1")
         for backend in ("loky", "dask"):
             walls = {}
             for jobs in (1, 2):
@@ -135,13 +156,14 @@ def main() -> None:
                     # its workers load the Numba caches untimed, as loky's did in the warm-up
                     run(warm, root / f"warm-{backend}-{jobs}", backend=backend, jobs=jobs,
                         scheduler=scheduler)
-                    walls[jobs], _ = run(config, out, backend=backend, jobs=jobs,
-                                         scheduler=scheduler)
+                    walls[jobs], done = run(config, out, backend=backend, jobs=jobs,
+                                            scheduler=scheduler)
                 strip = [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
                 assert [{k: v for k, v in r.items() if k != "seconds"}
                         for r in candidate_rows(out)] == strip, (
                     f"{backend} with {jobs} workers gave other candidates")
                 print(f"{jobs:7d}   {backend:7s} {walls[jobs]:7.1f}  "
+                      f"{done['inner_seconds']:7.1f}  "
                       f"{summary['candidates'] / walls[jobs] * 3600:12.0f}"
                       + (f"  {walls[1] / walls[2]:12.2f}" if jobs == 2 else ""))
 

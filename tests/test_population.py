@@ -29,7 +29,7 @@ def sigmoid(a):
 
 
 # 40 genomes span two SIMD blocks where small cells share one (fast_kernels' lane layout),
-# and one genome alone runs in the one-genome-per-block layout; fgr takes the reference kernel.
+# and one genome alone runs in the one-genome-per-block layout; fgr takes the graph interpreter.
 @pytest.mark.parametrize(("variant", "n_hidden"), [("peephole", 6), ("gru", 12), ("fgr", 3)])
 def test_outputs_do_not_depend_on_population_jobs_or_chunk(variant, n_hidden, rng):
     pop = evolstm.Population(variant, n_in=2, n_hidden=n_hidden, n_out=2, layers=2)
@@ -224,3 +224,44 @@ def test_any_small_shape_gives_finite_outputs_and_round_trips(variant, sizes, la
     arrays = pop.unflatten(genomes[0])
     assert np.array_equal(pop.flatten(arrays), genomes[0])
     assert sum(a.size for a in arrays.values()) == pop.n_params
+
+
+def _reference_kernel_run(pop, *args, **kwargs):
+    """pop.run with the interpreter route switched off (the reference kernel runs it)."""
+    pop.__dict__["_interpreted"] = None
+    try:
+        return pop.run(*args, **kwargs)
+    finally:
+        del pop.__dict__["_interpreted"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), layers=st.integers(1, 2),
+       dtype=st.sampled_from(["float64", "float32"]), jobs=st.sampled_from([1, 2]))
+def test_topologies_without_a_fast_kernel_run_on_the_interpreter_as_on_the_reference(
+        seed, layers, dtype, jobs):
+    from evolstm.archsearch.sampling import sample
+    from evolstm.archsearch.space import Space
+
+    rng = np.random.default_rng(seed)
+    pop = evolstm.Population(sample(rng, Space()), n_in=2, n_hidden=3, n_out=2,
+                             layers=layers, dtype=dtype)
+    if pop.engine != "interpreter":
+        return
+    genomes, x = genomes_and_inputs(pop, rng, n_genomes=9, n_steps=12)
+    state = rng.normal(size=(9, 3, layers, pop.state_width))
+    got = pop.run(genomes, x, n_generate=3, state=state, jobs=jobs, keep_hidden=True)
+    want = _reference_kernel_run(pop, genomes, x, n_generate=3, state=state, keep_hidden=True)
+    tolerance = 1e-11 if dtype == "float64" else 1e-4
+    for a, b in ((got.outputs, want.outputs), (got.hidden, want.hidden),
+                 (got.state, want.state)):  # the state: a GRU's unused c slot too
+        np.testing.assert_allclose(a, b, rtol=tolerance, atol=tolerance)
+
+
+def test_each_population_says_which_kernel_runs_it():
+    assert evolstm.Population("lstm", 1, 4, 1).engine == "fast"
+    assert evolstm.Population("fgr", 1, 4, 1).engine == "interpreter"
+    assert evolstm.Population("nas", 1, 4, 1).engine == "interpreter"
+    no_graph = {"family": "lstm", "input_gate": False, "forget_gate": False,
+                "output_gate": False, "h_modes": {"g": "none"}}  # h is read by nothing
+    assert evolstm.Population(no_graph, 1, 4, 1).engine == "reference"

@@ -6,6 +6,7 @@ Genomes are rows of a (P, n_params) array laid out as `evolstm.cells.layout` des
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +16,7 @@ import numpy as np
 
 from evolstm.cells import fast_kernels, kernels
 from evolstm.cells.graph import Graph, program
+from evolstm.cells.graph.convert import from_topology
 from evolstm.cells.graph.layout import GraphLayout
 from evolstm.cells.graph.named import GRAPHS, cell_graph
 from evolstm.cells.layout import Layout
@@ -179,17 +181,25 @@ class Population:
             hidden = np.empty((n_pop, n_batch, total, self.n_hidden), self.dtype)
         else:
             hidden = np.empty((0, 0, 0, 0), self.dtype)
+        run_state = state
         if isinstance(self.layout, GraphLayout):  # the interpreter: genomes as they are
             weights = genomes
             fast = program.plan(self.layout, self.dtype, n_pop, n_batch)
         else:
-            weights = kernels.kernel_genomes(genomes, self.layout)
-            spec = self.layout.kernel_spec
             fast = fast_kernels.plan(self.layout, self.dtype, n_pop, n_batch)  # by speed alone
+            if fast is None and self._interpreted is not None:
+                weights = genomes
+                fast = program.plan(self._interpreted, self.dtype, n_pop, n_batch)
+                # the graph's states are the topology's first ones ([h | c | gates]; a GRU
+                # has h alone and the reference kernel's c stays as it came in)
+                run_state = np.ascontiguousarray(state[..., : self._interpreted.state_width])
+            else:
+                weights = kernels.kernel_genomes(genomes, self.layout)
+                spec = self.layout.kernel_spec
 
         def work(chunk: slice) -> None:
             if fast is not None:
-                fast.simulate(weights[chunk], x, n_generate, state[chunk], outputs[chunk],
+                fast.simulate(weights[chunk], x, n_generate, run_state[chunk], outputs[chunk],
                               hidden[chunk] if keep_hidden else hidden)
                 return
             kernels.simulate(
@@ -204,7 +214,34 @@ class Population:
         else:
             block = fast.lanes if fast is not None else 1
             list(_pool(n_threads).map(work, block_chunks(n_pop, block, n_threads)))
+        if run_state is not state:
+            state[..., : run_state.shape[-1]] = run_state
         return Simulation(outputs, hidden if keep_hidden else None, state)
+
+    @property
+    def engine(self) -> str:
+        """What simulates this population: ``"fast"`` (the fast kernels), ``"interpreter"``
+        (the graph interpreter: every graph, and the topologies the fast kernels do not run)
+        or ``"reference"`` (the reference kernel: topologies that are no valid graph)."""
+        if self.graph is not None or self._interpreted is not None:
+            return "interpreter"
+        return "fast" if fast_kernels.supports(self.topology) else "reference"
+
+    @functools.cached_property
+    def _interpreted(self) -> GraphLayout | None:
+        """The graph interpreter's layout of a topology the fast kernels do not run (per-unit
+        connection modes, full gate recurrence, output units), or None (a graph population,
+        a topology the fast kernels run, or one that is no valid graph: the reference
+        kernel runs it). Same genome, same numbers to rounding, and about 6.6x the reference
+        kernel's speed on a search's fallback candidates (benchmarks/README.md, session 14).
+        """
+        if self.topology is None or fast_kernels.supports(self.topology):
+            return None
+        try:
+            graph = from_topology(self.topology)
+        except EvolstmError:
+            return None
+        return GraphLayout(graph, self.n_in, self.n_hidden, self.n_out, self.layers)
 
     def _genomes(self, genomes: np.ndarray) -> np.ndarray:
         genomes = np.asarray(genomes)

@@ -54,6 +54,7 @@ class Evaluator:
         self.scheduler = scheduler
         self._stack = ExitStack()
         self._parallel: joblib.Parallel | None = None
+        self._client: Any = None
         self.n_workers = 1
 
     def __enter__(self) -> Evaluator:
@@ -72,7 +73,7 @@ class Evaluator:
 
     def __exit__(self, *exc: Any) -> None:
         self._stack.close()
-        self._parallel = None
+        self._parallel = self._client = None
 
     def __call__(
         self, genomes: np.ndarray, ridge: float | None = None
@@ -92,6 +93,11 @@ class Evaluator:
         """``[function(*args) for args in arguments]``, one job per item on the pool."""
         if self._parallel is None or self.n_workers <= 1 or len(arguments) < 2:
             return [function(*args) for args in arguments]
+        if self._client is not None:
+            # one Dask task per job, queued on the scheduler and handed to whichever worker
+            # frees up first (joblib's Dask backend waits on its dispatch loop between jobs)
+            futures = self._client.map(function, *zip(*arguments), pure=False)
+            return self._client.gather(futures)
         return list(self._parallel(joblib.delayed(function)(*args) for args in arguments))
 
     def _start_dask(self) -> int:
@@ -117,4 +123,5 @@ class Evaluator:
             self._stack.callback(cluster.close)
             client = Client(cluster)
         self._stack.callback(client.close)
+        self._client = client
         return max(1, sum(client.nthreads().values()))
