@@ -208,10 +208,10 @@ def test_sampled_graphs_run_in_the_interpreter() -> None:
         pop = evolstm.Population(graph, n_in=2, n_hidden=4, n_out=1)
         y = pop.predict(rng.normal(size=(3, pop.n_params)), rng.normal(size=(2, 10, 2)))
         assert y.shape == (3, 2, 10, 1)  # (unbounded cells may overflow: no finiteness check)
-    # no weights: in no space (with output units such a cell has no parameters at all)
+    # no weights: in no space (with output units such a cell is no graph: test_graph_malformed)
     bare = Graph.from_dict({"states": ["h"], "nodes": [{"name": "a", "op": "tanh",
                                                         "inputs": ["h"]}],
-                            "outputs": {"h": "a"}, "readout": {"units": "a"}})
+                            "outputs": {"h": "a"}})
     assert not WIDEST.contains(bare)
 
 

@@ -131,19 +131,23 @@ class BlockLayout:
 
     def flatten(self, arrays: dict[str, np.ndarray], dtype: np.dtype | str) -> np.ndarray:
         """Dict in the cell-file layout -> (n_params,) genome; extra keys are an error."""
-        extra = sorted(set(arrays) - set(self.by_name))
-        if extra:
-            raise EvolstmError(f"unexpected arrays for this cell: {', '.join(extra)}")
-        genome = np.empty(self.n_params, dtype=dtype)
-        for block in self.blocks:
+        extra = sorted((name for name in arrays if name not in self.by_name), key=str)
+        if extra:  # names from a file: any text (a newline would break the one-line message)
+            listed = ", ".join(name if str(name).isidentifier() else repr(name) for name in extra)
+            raise EvolstmError(f"unexpected arrays for this cell: {listed}")
+        values = {}
+        for block in self.blocks:  # every shape checked before the genome is allocated
             if block.name not in arrays:
                 raise EvolstmError(f"missing array {block.name} {block.shape}")
-            value = np.asarray(arrays[block.name])
-            if value.shape != block.shape:
+            values[block.name] = np.asarray(arrays[block.name])
+            if values[block.name].shape != block.shape:
                 raise EvolstmError(
-                    f"array {block.name}: expected shape {block.shape}, got {value.shape}"
+                    f"array {block.name}: expected shape {block.shape}, "
+                    f"got {values[block.name].shape}"
                 )
-            genome[block.offset : block.offset + block.size] = value.reshape(-1)
+        genome = np.empty(self.n_params, dtype=dtype)
+        for block in self.blocks:
+            genome[block.offset : block.offset + block.size] = values[block.name].reshape(-1)
         return genome
 
     def block_scales(self, default: float, by_block: Mapping[str, float]) -> np.ndarray:

@@ -10,8 +10,9 @@ names are identifiers and unique, no node is named like a source (nor ``readout`
 is known and has its number of inputs; inputs name sources or nodes; the graph is acyclic;
 every state is read by some node and written by one output; every node leads to an output
 or the readout (no dead nodes); sizes are consistent (only ``linear`` and ``tile`` read the
-I-wide ``x``; ``tile`` reads x only). At most `MAX_STATES` states: h, c and the three gate
-states of an LSTM with full gate recurrence.
+I-wide ``x``; ``tile`` reads x only); a graph whose outputs are units (no readout
+weights) has a ``linear`` or ``diag`` node, or its genome would be empty. At most
+`MAX_STATES` states: h, c and the three gate states of an LSTM with full gate recurrence.
 
 The parameters are one weight array per ``linear`` node (``{node}_weight``, (H, sum of its
 inputs' widths), columns in the order of its inputs) and its bias (``{node}_bias``, (H,),
@@ -29,7 +30,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import itertools
-import json
 import re
 from typing import Any
 
@@ -39,7 +39,7 @@ from evolstm.errors import EvolstmError
 FORMAT, VERSION = "evolstm.graph", 1
 SOURCE_X = "x"
 MAX_STATES = 5  # h, c and the three gates of an LSTM with full gate recurrence
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # whole names only: `fullmatch`
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,10 +132,10 @@ class Graph:
         """Build from `to_dict`'s form; anything malformed raises one `EvolstmError`."""
         if not isinstance(data, dict):
             raise EvolstmError(f"{where}: expected a table with states, nodes and outputs")
-        unknown = sorted(set(data) - {"format", "version", "states", "nodes", "outputs", "order",
-                                      "readout"})
+        unknown = [key for key in data if key not in {"format", "version", "states", "nodes",
+                                                      "outputs", "order", "readout"}]
         if unknown:
-            raise EvolstmError(f"{where}.{unknown[0]}: unknown graph field")
+            raise EvolstmError(f"{_path(where, unknown[0])}: unknown graph field")
         if data.get("format", FORMAT) != FORMAT or data.get("version", VERSION) != VERSION:
             raise EvolstmError(
                 f"{where}: format {data.get('format')!r} version {data.get('version')!r} is not "
@@ -144,6 +144,9 @@ class Graph:
         states = data.get("states")
         if not isinstance(states, list) or not all(isinstance(s, str) for s in states):
             raise EvolstmError(f"{where}.states: expected a list of state names")
+        twice = [s for k, s in enumerate(states) if s in states[:k]]
+        if twice:
+            raise EvolstmError(f"{where}.states: {twice[0]!r} is listed twice")
         outputs = data.get("outputs")
         if not isinstance(outputs, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in outputs.items()
@@ -160,9 +163,9 @@ class Graph:
             at = f"{where}.nodes[{k}]"
             if not isinstance(entry, dict):
                 raise EvolstmError(f"{at}: expected a table with name, op and inputs")
-            extra = sorted(set(entry) - {"name", "op", "inputs", "bias"})
+            extra = [key for key in entry if key not in {"name", "op", "inputs", "bias"}]
             if extra:
-                raise EvolstmError(f"{at}.{extra[0]}: unknown node field")
+                raise EvolstmError(f"{_path(at, extra[0])}: unknown node field")
             name, op, inputs = entry.get("name"), entry.get("op"), entry.get("inputs")
             if not isinstance(name, str) or not isinstance(op, str):
                 raise EvolstmError(f"{at}: name and op must be strings")
@@ -269,7 +272,7 @@ class Graph:
             )
         seen: set[str] = set()
         for name in (*self.sources, *(node.name for node in self.nodes)):
-            if not isinstance(name, str) or not _NAME.match(name):
+            if not isinstance(name, str) or not _NAME.fullmatch(name):
                 raise EvolstmError(f"{name!r} is not a name (letters, digits, underscores)")
             if name in seen:
                 raise EvolstmError(f"name {name!r} is used twice (sources: x and the states)")
@@ -286,9 +289,9 @@ class Graph:
             if not op.min_inputs <= len(node.inputs) <= op.max_inputs:
                 count = (str(op.min_inputs) if op.min_inputs == op.max_inputs
                          else f"{op.min_inputs}-{op.max_inputs}")
-                raise EvolstmError(
-                    f"node {node.name}: {node.op} takes {count} inputs, got {len(node.inputs)}"
-                )
+                plural = "" if count == "1" else "s"
+                raise EvolstmError(f"node {node.name}: {node.op} takes {count} input{plural}, "
+                                   f"got {len(node.inputs)}")
             for i in node.inputs:
                 if i not in known:
                     raise EvolstmError(f"node {node.name}: input {i!r} is no source or node")
@@ -324,12 +327,24 @@ class Graph:
         dead = [node.name for node in self.nodes if node.name not in live]
         if dead:
             raise EvolstmError(f"node {dead[0]}: dead (leads to no output or readout)")
+        if self.readout_units and not any(OPS[node.op].weighted for node in self.nodes):
+            raise EvolstmError(
+                "readout: output units need a linear or diag node (without one, and without "
+                "readout weights, the genome is empty)"
+            )
         natural = tuple(p for node in self.nodes for p in node.params())
         if self.order and sorted(self.order) != sorted(natural):
             wrong = sorted(set(self.order) ^ set(natural)) or ["(a name twice)"]
             raise EvolstmError(
-                f"order: must list every parameter array once; differs at {wrong[0]}"
+                f"order: must list every parameter array once; differs at {wrong[0]!r}"
             )
+
+
+def _path(where: str, key: Any) -> str:
+    """`where`'s field `key`, as a config path where the key is a name (``graph.nodez``),
+    else by its repr (``graph[0]``, ``graph['a\\n']``: one line, whatever the key)."""
+    return f"{where}.{key}" if isinstance(key, str) and _NAME.fullmatch(key) else (
+        f"{where}[{key!r}]")
 
 
 def _hash(*parts: str) -> str:
