@@ -1,5 +1,6 @@
 """`evolstm.torch`: every topology cell as a PyTorch module that computes what `Cell.predict`
-computes (the Numba kernels), with the cell file's arrays as its state_dict, and back.
+computes (the Numba kernels), with the cell file's arrays as its state_dict, and back (cell
+graphs: tests/test_torch_graph.py).
 
 Weights are drawn uniform ±1/sqrt(H), PyTorch's own initialisation, contractive enough that
 rounding differences do not grow along the sequence.
@@ -263,22 +264,11 @@ def test_wrong_input_shape_is_one_clear_error():
         module(torch.zeros(2, 5, 3), torch.zeros(2, 1, 3))
 
 
-def test_a_cell_that_is_not_a_topology_is_refused():
+def test_a_cell_that_is_neither_topology_nor_graph_is_refused():
     cell = random_cell("lstm", seed=14)
-    cell.population = type("GraphPopulation", (), {"graph": {}})()
+    cell.population = type("OtherPopulation", (), {"graph": None, "topology": None})()
 
-    with pytest.raises(EvolstmError, match="topology cells only"):
-        bridge.to_torch(cell)
-
-
-def test_a_cell_graph_is_refused_by_name():
-    try:
-        population = evolstm.Population("nas", 2, 3, 1)
-    except EvolstmError:
-        pytest.skip("no cell graphs in this evolstm")
-    cell = evolstm.Cell(population, np.zeros(population.n_params))
-
-    with pytest.raises(EvolstmError, match="is a cell graph.*missing: a torch form"):
+    with pytest.raises(EvolstmError, match="neither a topology cell nor a cell graph.*missing"):
         bridge.to_torch(cell)
 
 

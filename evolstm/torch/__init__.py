@@ -1,4 +1,4 @@
-"""Cells outside evolstm: every topology cell as a PyTorch module, and back.
+"""Cells outside evolstm: every cell (topology or graph) as a PyTorch module, and back.
 
     module = evolstm.torch.to_torch(cell)        # nn.Module, state_dict = cell.arrays()
     y, state = module(x)                         # x (B, T, I) -> y (B, T, O), state (B, L, W)
@@ -25,7 +25,14 @@ except ImportError:
         "evolstm.torch needs PyTorch, which is not installed: pip install 'evolstm[torch]'"
     ) from None
 
-from evolstm.torch.module import CellModule, from_torch, to_torch  # noqa: E402
+from evolstm.torch.module import (  # noqa: E402
+    CellModule,
+    GraphModule,
+    TopologyModule,
+    from_torch,
+    to_torch,
+)
 from evolstm.torch.train import train  # noqa: E402
 
-__all__ = ["CellModule", "TorchMissing", "from_torch", "to_torch", "train"]
+__all__ = ["CellModule", "GraphModule", "TopologyModule", "TorchMissing", "from_torch",
+           "to_torch", "train"]

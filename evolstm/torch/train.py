@@ -1,9 +1,9 @@
 """Gradient training as a peer of evolution: backpropagation through time with Adam.
 
 ``evolstm.torch.train(cell, task, epochs=100, lr=0.01)`` trains a cell's weights (all of
-them, readout included) on a task's training sequences and returns the cell with the
-lowest training loss; with ``out=`` it writes a run folder like a search's. The loss is the
-mean squared error over the task's scored steps:
+them, readout included; a topology cell or a cell graph) on a task's training sequences and
+returns the cell with the lowest training loss; with ``out=`` it writes a run folder like a
+search's. The loss is the mean squared error over the task's scored steps:
 
 * symbol-set tasks (``anbn``, ``anbncn``, ``reber``): every scored step, against the 0/1
   next-symbol sets;
@@ -157,8 +157,12 @@ def _write_run(run_dir: Path, cell: Cell, task: Task, history: list[dict[str, An
                wall_s: float) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     population, trained = cell.population, cell.info["trained"]
-    spec = (f'variant = "{population.variant}"' if population.variant else
-            "topology = " + json.dumps(json.dumps(population.topology.to_dict())))
+    if population.variant:
+        spec = f'variant = "{population.variant}"'
+    elif population.graph is not None:
+        spec = "graph = " + json.dumps(json.dumps(population.graph.to_dict()))
+    else:
+        spec = "topology = " + json.dumps(json.dumps(population.topology.to_dict()))
     task_lines = "\n".join(f"{key} = {_toml(value)}"
                            for key, value in cell.info["task_options"].items())
     (run_dir / "config.toml").write_text(
