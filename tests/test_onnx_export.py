@@ -1,6 +1,7 @@
 """ONNX export (`evolstm.torch.onnx`, `evolstm export`): the exported models, run with
 onnxruntime, give the cell's outputs and final state, over a sequence (the sequence form,
-dynamic batch and length) and step by step (the step form, the state fed back)."""
+dynamic batch and length) and step by step (the step form, the state fed back); for topology
+cells and cell graphs."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ N_IN, N_OUT, N_HIDDEN = 3, 2, 4
 TOLERANCE = {"float64": 1e-9, "float32": 2e-6}
 
 
-def random_cell(variant: str, layers: int, dtype: str, seed: int) -> evolstm.Cell:
+def random_cell(variant, layers: int, dtype: str, seed: int) -> evolstm.Cell:
+    """A variant's cell (or a cell graph's: `variant` a `Graph`), weights uniform ±1/sqrt(H)."""
     population = evolstm.Population(variant, N_IN, N_HIDDEN, N_OUT, layers=layers, dtype=dtype)
     bound = 1 / np.sqrt(N_HIDDEN)
     genome = np.random.default_rng(seed).uniform(-bound, bound, population.n_params)
@@ -37,7 +39,7 @@ def check_both_forms(cell: evolstm.Cell, sequence_path, step_path, n_batch: int,
     """Both models against Cell.predict / Cell.step, at a batch size and length other than
     the ones the exporter traced with."""
     dtype = str(cell.population.dtype)
-    x = np.random.default_rng(n_steps).normal(size=(n_batch, n_steps, N_IN)).astype(dtype)
+    x = np.random.default_rng(n_steps).normal(size=(n_batch, n_steps, cell.n_in)).astype(dtype)
     zeros = np.zeros((n_batch, cell.population.layers, cell.population.state_width), dtype)
     expected_state = None
     for t in range(n_steps):
@@ -45,7 +47,7 @@ def check_both_forms(cell: evolstm.Cell, sequence_path, step_path, n_batch: int,
 
     y, state = session(sequence_path).run(None, {"x": x, "state": zeros})
 
-    assert y.shape == (n_batch, n_steps, N_OUT)
+    assert y.shape == (n_batch, n_steps, cell.n_out)
     assert np.max(np.abs(y - cell.predict(x))) < TOLERANCE[dtype]
     assert np.max(np.abs(state - expected_state)) < TOLERANCE[dtype]
 
@@ -90,6 +92,34 @@ def test_cli_export_writes_both_forms_and_their_metadata(tmp_path, capsys):
                                                  "layers": 2}
     assert meta["evolstm.dtype"] == "float32"
     assert meta["evolstm.state"].startswith("(B, 2, 8)")
+
+
+def test_a_graph_cell_exports(tmp_path):
+    """Three state vectors and every op of a cell graph (`test_torch_graph.every_op`)."""
+    from test_torch_graph import every_op
+
+    cell = random_cell(every_op(), 1, "float64", seed=7)
+
+    sequence_path, step_path = torch_onnx.export_both(cell, tmp_path / "graph.onnx")
+
+    check_both_forms(cell, sequence_path, step_path, n_batch=2, n_steps=11)
+
+
+def test_cli_exports_the_graph_a_search_found(tmp_path, capsys):
+    """Its graph adds a state to a product of x: values sized by the scan's carry first
+    (`evolstm.torch.base.tie_batch`)."""
+    found = "results/graphsearch_anbncn/best.npz"
+    out = tmp_path / "found.onnx"
+
+    assert main(["export", found, "--onnx", str(out)]) == 0
+
+    step = tmp_path / "found.step.onnx"
+    assert capsys.readouterr().out.split() == [str(out), str(step)]
+    cell = evolstm.load(found)
+    check_both_forms(cell, out, step, n_batch=3, n_steps=13)
+    meta = {entry.key: entry.value for entry in onnx.load(str(out)).metadata_props}
+    assert json.loads(meta["evolstm.cell"]) == cell.population.graph.to_dict()
+    assert meta["evolstm.state"].startswith("(B, 1, 8): per layer [h (H) | s0 (H)]")
 
 
 def test_cli_export_of_a_missing_file_is_one_line(tmp_path, capsys):

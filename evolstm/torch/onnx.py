@@ -7,9 +7,11 @@ Two forms, both with a dynamic batch size B:
 * step: inputs ``x`` (B, I) and ``state`` (B, L, W) -> ``y`` (B, O) and ``state_out``: one
   step, what a controller runs, feeding ``state_out`` back as the next ``state``.
 
-The state is `Cell.step`'s: per layer ``[h (H) | c (H) | previous gates (Ug·H)]``; zeros
-start a sequence. The model's metadata (``metadata_props``) carries the cell's meta (its
-variant or topology, sizes, dtype) and the state's shape as ``evolstm.*`` entries.
+Topology cells and cell graphs export alike. The state is `Cell.step`'s: per layer
+``[h (H) | c (H) | previous gates (Ug·H)]`` for a topology, the graph's state vectors side by
+side (h first) for a graph; zeros start a sequence. The model's metadata
+(``metadata_props``) carries the cell's meta (its variant, topology or graph, sizes, dtype)
+and the state's shape and parts as ``evolstm.*`` entries.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import io
 import json
 import logging
 import os
+import re
 import warnings
 from pathlib import Path
 
@@ -96,9 +99,10 @@ def export_onnx(
                 input_names=["x", "state"], output_names=["y", "state_out"], verbose=False,
             )
     except Exception as error:  # noqa: BLE001 - one line naming the cell, not a traceback
+        first_line = re.sub(r"\x1b\[[0-9;]*m", "", str(error)).split("\n", 1)[0]  # no colours
         raise EvolstmError(
             f"export: torch's ONNX exporter failed on this cell ({type(error).__name__}: "
-            f"{str(error).splitlines()[0] if str(error) else ''})"
+            f"{first_line})"
         ) from error
     finally:
         module.exporting = False
@@ -130,15 +134,14 @@ def step_path(path: str | os.PathLike[str]) -> Path:
 
 def _describe(model: object, module: CellModule, form: str) -> None:
     """Record the cell's meta and the state's shape in the model's metadata_props."""
-    cell = module.variant or json.dumps(module.topology.to_dict(), sort_keys=True)
     entries = {
         "evolstm.form": form,
-        "evolstm.cell": cell,
+        "evolstm.cell": module.cell_json(),
         "evolstm.sizes": json.dumps({"n_in": module.n_in, "n_hidden": module.n_hidden,
                                      "n_out": module.n_out, "layers": module.layers}),
         "evolstm.dtype": str(module.dtype).removeprefix("torch."),
         "evolstm.state": (f"(B, {module.layers}, {module.state_width}): per layer "
-                          "[h (H) | c (H) | previous gates], zeros to start"),
+                          f"{module.state_layout}, zeros to start"),
     }
     del model.metadata_props[:]  # type: ignore[attr-defined]
     for key, value in entries.items():
