@@ -61,11 +61,11 @@ class GraphModule(CellModule):
         super().__init__(population, arrays, info)
         self.graph: Graph = graph
         self.readout_units = bool(graph.readout_units)
-        # Per layer and node: the names of its weight and bias parameters (None: none).
-        self._params: list[dict[str, tuple[str | None, str | None]]] = [
-            {node.name: (f"{node.name}_weight_l{k}" if node.op in ("linear", "diag") else None,
+        # Per layer, per linear or diag node: the names of its weight and bias (None: none).
+        self._params: list[dict[str, tuple[str, str | None]]] = [
+            {node.name: (f"{node.name}_weight_l{k}",
                          f"{node.name}_bias_l{k}" if node.op == "linear" and node.bias else None)
-             for node in graph.nodes}
+             for node in graph.nodes if node.op in ("linear", "diag")}
             for k in range(population.layers)
         ]
 
@@ -98,7 +98,7 @@ class GraphModule(CellModule):
         if op == "tile":  # unit j reads x[j mod I]
             return tile(args[0], self.n_hidden)
         weight_name, bias_name = self._params[k][name]
-        weight = getattr(self, str(weight_name))
+        weight = getattr(self, weight_name)
         if op == "diag":
             return weight * args[0]
         joined = args[0] if len(args) == 1 else torch.cat(args, dim=1)  # W [a; b; c] + bias
