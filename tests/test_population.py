@@ -262,6 +262,7 @@ def test_each_population_says_which_kernel_runs_it():
     assert evolstm.Population("lstm", 1, 4, 1).engine == "fast"
     assert evolstm.Population("fgr", 1, 4, 1).engine == "interpreter"
     assert evolstm.Population("nas", 1, 4, 1).engine == "interpreter"
+    assert evolstm.Population("fully_recurrent", 1, 4, 1).engine == "reference"  # units
     no_graph = {"family": "lstm", "input_gate": False, "forget_gate": False,
                 "output_gate": False, "h_modes": {"g": "none"}}  # h is read by nothing
     assert evolstm.Population(no_graph, 1, 4, 1).engine == "reference"

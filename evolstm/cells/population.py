@@ -191,7 +191,7 @@ class Population:
                 weights = genomes
                 fast = program.plan(self._interpreted, self.dtype, n_pop, n_batch)
                 # the graph's states are the topology's first ones ([h | c | gates]; a GRU
-                # has h alone and the reference kernel's c stays as it came in)
+                # has h alone, and its c slot, unused, stays as it came in)
                 run_state = np.ascontiguousarray(state[..., : self._interpreted.state_width])
             else:
                 weights = kernels.kernel_genomes(genomes, self.layout)
@@ -222,7 +222,8 @@ class Population:
     def engine(self) -> str:
         """What simulates this population: ``"fast"`` (the fast kernels), ``"interpreter"``
         (the graph interpreter: every graph, and the topologies the fast kernels do not run)
-        or ``"reference"`` (the reference kernel: topologies that are no valid graph)."""
+        or ``"reference"`` (the reference kernel: output units, and topologies that are no
+        valid graph)."""
         if self.graph is not None or self._interpreted is not None:
             return "interpreter"
         return "fast" if fast_kernels.supports(self.topology) else "reference"
@@ -230,12 +231,15 @@ class Population:
     @functools.cached_property
     def _interpreted(self) -> GraphLayout | None:
         """The graph interpreter's layout of a topology the fast kernels do not run (per-unit
-        connection modes, full gate recurrence, output units), or None (a graph population,
-        a topology the fast kernels run, or one that is no valid graph: the reference
-        kernel runs it). Same genome, same numbers to rounding, and about 6.6x the reference
-        kernel's speed on a search's fallback candidates (benchmarks/README.md, session 14).
+        connection modes, full gate recurrence), or None: a graph population, a topology the
+        fast kernels run, and the reference kernel's own cases, output units (their state's
+        c slot holds the units' pre-activations, which the graph's state has not) and
+        topologies that are no valid graph. Same genome, same numbers to rounding, and about
+        6.6x the reference kernel's speed on a search's fallback candidates
+        (benchmarks/README.md, session 14).
         """
-        if self.topology is None or fast_kernels.supports(self.topology):
+        if (self.topology is None or fast_kernels.supports(self.topology)
+                or self.topology.readout == "units"):
             return None
         try:
             graph = from_topology(self.topology)

@@ -58,7 +58,7 @@ class GraphSpace:
     def contains(self, graph: Graph) -> bool:
         """Whether `graph` (valid by construction) keeps to this space. A graph without
         weights (no ``linear`` or ``diag`` node) is in no space: nothing to search, and with
-        output units it has no parameters at all, which `Population` does not take."""
+        output units it has no parameters at all, which `Graph` refuses."""
         if len(graph.nodes) > self.max_nodes or len(graph.states) > self.max_states:
             return False
         if not any(OPS[node.op].weighted for node in graph.nodes):
