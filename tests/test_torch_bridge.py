@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from torch_support import N_BATCH, N_STEPS, inputs, module_outputs, one_torch_thread, random_cell  # noqa: F401
 
 import evolstm
 from evolstm.cells.topology import GRU_UNITS, H_MODES, LSTM_UNITS, X_MODES
@@ -23,38 +24,10 @@ from evolstm.errors import EvolstmError
 torch = pytest.importorskip("torch")
 bridge = pytest.importorskip("evolstm.torch")
 
-N_IN, N_OUT, N_BATCH, N_STEPS = 3, 2, 3, 40
 # Max abs error of the module's outputs against the cell's. float64: 1e-9 (measured
 # 3.3e-16). float32: 2e-6, ~17 ulps of outputs of order 1 (measured 1.9e-7; each side rounds
 # its own sums at every step).
 TOLERANCE = {"float64": 1e-9, "float32": 2e-6}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """These modules are tiny: torch's thread pool only adds contention."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def random_cell(spec, n_hidden=4, layers=1, dtype="float64", seed=0, n_in=N_IN,
-                n_out=N_OUT) -> evolstm.Cell:
-    population = evolstm.Population(spec, n_in, n_hidden, n_out, layers=layers, dtype=dtype)
-    bound = 1 / np.sqrt(n_hidden)
-    genome = np.random.default_rng(seed).uniform(-bound, bound, population.n_params)
-    return evolstm.Cell(population, genome)
-
-
-def inputs(dtype="float64", seed=1, n_in=N_IN, n_steps=N_STEPS) -> np.ndarray:
-    return np.random.default_rng(seed).normal(size=(N_BATCH, n_steps, n_in)).astype(dtype)
-
-
-def module_outputs(cell: evolstm.Cell, x: np.ndarray) -> np.ndarray:
-    with torch.no_grad():
-        y, _ = bridge.to_torch(cell)(torch.from_numpy(x))
-    return y.numpy()
 
 
 def max_error(a: np.ndarray, b: np.ndarray) -> float:

@@ -12,6 +12,15 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from torch_support import (  # noqa: F401
+    N_BATCH,
+    N_IN,
+    N_STEPS,
+    inputs,
+    module_outputs,
+    one_torch_thread,
+    random_cell,
+)
 
 import evolstm
 from evolstm.archsearch.graphs import crossover, mutate, sample
@@ -22,22 +31,12 @@ from evolstm.errors import EvolstmError
 torch = pytest.importorskip("torch")
 bridge = pytest.importorskip("evolstm.torch")
 
-N_IN, N_OUT, N_BATCH, N_STEPS = 3, 2, 3, 40
 FOUND = "results/graphsearch_anbncn/best.npz"  # the anbncn graph search's cell
 # Max abs error of the module's outputs against the cell's, times the outputs' scale where
 # it exceeds 1. float64: 1e-9 (measured over every named graph: at most 2.5e-14, 1.1e-16 to
 # 4.4e-16 but for the unbounded c of lstm1997, nfg, noaf). float32: 2e-6, ~17 ulps (measured
 # at most 3.0e-7 of outputs of order 1; noaf 2.5e-5 of outputs up to 31).
 TOLERANCE = {"float64": 1e-9, "float32": 2e-6}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """These modules are tiny: torch's thread pool only adds contention."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def every_op() -> Graph:
@@ -59,24 +58,6 @@ def every_op() -> Graph:
         Node("h_t", "tanh", ("h_pre",)),
         Node("s_t", "mul", ("keep", "s")),
     ), ("h_t", "c_t", "s_t"))
-
-
-def random_cell(spec, n_hidden=4, layers=1, dtype="float64", seed=0, n_in=N_IN,
-                n_out=N_OUT) -> evolstm.Cell:
-    population = evolstm.Population(spec, n_in, n_hidden, n_out, layers=layers, dtype=dtype)
-    bound = 1 / np.sqrt(n_hidden)
-    genome = np.random.default_rng(seed).uniform(-bound, bound, population.n_params)
-    return evolstm.Cell(population, genome)
-
-
-def inputs(dtype="float64", seed=1, n_in=N_IN, n_steps=N_STEPS) -> np.ndarray:
-    return np.random.default_rng(seed).normal(size=(N_BATCH, n_steps, n_in)).astype(dtype)
-
-
-def module_outputs(cell: evolstm.Cell, x: np.ndarray) -> np.ndarray:
-    with torch.no_grad():
-        y, _ = bridge.to_torch(cell)(torch.from_numpy(x))
-    return y.numpy()
 
 
 def error(cell: evolstm.Cell, x: np.ndarray) -> float:
