@@ -71,6 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     show = commands.add_parser("show", help="a cell's equations (and sizes, for a file)")
     show.add_argument("cell", help="CELL.npz, RUN_DIR or a variant name")
     show.add_argument("--json", action="store_true")
+    show.add_argument("--diagram", type=Path, metavar="FILE.png",
+                      help="write the cell's diagram there instead (topology or graph)")
 
     export = commands.add_parser(
         "export", help="write a cell as an ONNX model (sequence form + step form)")
@@ -224,6 +226,11 @@ def _show(args: argparse.Namespace) -> int:
         raise EvolstmError(f"{args.cell}: not a cell file, run directory or cell variant "
                            f"(variants: {' '.join(cells.names())}; "
                            f"graphs: {' '.join(cells.graph.names())})")
+    if args.diagram is not None:
+        from evolstm.diagram import save_diagram
+
+        print(save_diagram(graph if graph is not None else topo, args.diagram, variant))
+        return 0
     if graph is not None:
         return _show_graph(args, graph, variant, sizes, result)
     text = equations(topo)

@@ -7,12 +7,17 @@ one), the input x_t and the previous state h_{t-1} as two lines along the bottom
 into every unit that reads them (marked when the tap has no weight or squashes first),
 peepholes dashed, gate recurrence as a loop on each gate it joins, a coupled forget gate as
 the circle 1 − i, absent gates left out.
+
+Cell graphs are drawn by `evolstm.graph_diagram`; `save_diagram` writes either kind's
+diagram alone to an image file.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from evolstm.cells.graph import Graph
 from evolstm.cells.topology import Topology, Unit
 from evolstm.cells.variants import variant_of
 
@@ -31,6 +36,8 @@ X_BUS_Y, H_BUS_Y = 0.45, 1.05
 BOX = 0.9  # unit box side
 NODE_R = 0.22  # radius of a × or + circle
 XLIM, YLIM = (-0.3, 11.3), (-1.3, 6.8)
+FIGURE_SIZE = (9.0, 6.4)  # inches, of a topology's diagram alone
+TITLE_ROOM = 0.4  # inches above a diagram alone, for its title
 
 
 def draw_cell(topo: Topology, ax: Any, title: str | None = None) -> None:
@@ -49,6 +56,33 @@ def draw_cell(topo: Topology, ax: Any, title: str | None = None) -> None:
     ax.axis("off")
     name = title if title is not None else (variant_of(topo) or "searched cell")
     ax.set_title(name, fontsize="medium")
+
+
+def save_diagram(cell: Topology | Graph, out: Path, title: str | None = None) -> Path:
+    """Write `cell`'s diagram alone to `out` (`draw_cell` for a topology, `draw_graph` of
+    `evolstm.graph_diagram` for a graph, sized so that its text is full size); the format
+    follows the suffix. Returns `out`."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if isinstance(cell, Graph):
+        from evolstm.graph_diagram import draw_graph, figure_size
+
+        width, height = figure_size(cell)
+    else:
+        width, height = FIGURE_SIZE
+    figure = plt.figure(figsize=(width, height + TITLE_ROOM))
+    ax = figure.add_axes((0.0, 0.0, 1.0, height / (height + TITLE_ROOM)))
+    if isinstance(cell, Graph):
+        draw_graph(cell, ax, title)
+    else:
+        draw_cell(cell, ax, title)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(out, dpi=110)
+    plt.close(figure)
+    return out
 
 
 class _Drawing:

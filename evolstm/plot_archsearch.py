@@ -11,7 +11,8 @@ Files read (written by the architecture search):
 ``candidates.csv``: ``candidate,generation,key,variant,score,n_params,inner_evaluations,
 seconds,cache_hit``; ``tested.csv``: ``candidate,key,variant,inner_seed,metric,value`` (one
 row per candidate, inner seed and metric); ``summary.json`` (``"metric"``: the headline
-test metric, ``"task"``); ``best.npz`` (its meta carries the topology).
+test metric, ``"task"``); ``best.npz`` (its meta carries the topology or graph);
+``front.json`` (its members carry their graphs: the best graph when best.npz is missing).
 """
 
 from __future__ import annotations
@@ -31,9 +32,11 @@ from evolstm.errors import EvolstmError, RunDirError
 CANDIDATES = "candidates.csv"
 TESTED = "tested.csv"
 SUMMARY = "summary.json"
+FRONT = "front.json"
 BEST = "best.npz"
 PANEL_WIDTH, PANEL_HEIGHT = 5.0, 4.8  # inches of a panel of width 1
 DIAGRAM_WIDTH, STUDY_WIDTH = 1.6, 1.2
+GRAPH_DIAGRAM_WIDTH = 3.0  # the widest a graph's diagram panel grows
 STUDY_COLUMNS = 3
 
 
@@ -165,10 +168,11 @@ def plot_search_runs(run_dirs: list[Path], out: Path) -> Path:
     for path in run_dirs:
         if (path / CANDIDATES).exists() and not strips_only:
             candidates = read_candidates(path)
+            cell, best = _best_cell(path, candidates)
             row = [
                 (1.0, _panel(_draw_progress, path, candidates)),
                 (1.0, _panel(_draw_front, path, candidates)),
-                (DIAGRAM_WIDTH, _panel(_draw_best, path, candidates)),
+                (_diagram_width(cell), _panel(_draw_best, cell, best)),
             ]
             if (path / TESTED).exists():
                 row.append((STUDY_WIDTH, _panel(_draw_study, path)))
@@ -261,34 +265,73 @@ def _draw_front(ax: Any, path: Path, candidates: list[Candidate]) -> None:
     ax.grid(alpha=0.3)
 
 
-def _draw_best(ax: Any, path: Path, candidates: list[Candidate]) -> None:
-    """(c) the best cell's diagram: best.npz's topology, else the best candidate's."""
-    from evolstm.cells.topology import Topology
-    from evolstm.diagram import draw_cell
-
+def _best_cell(path: Path, candidates: list[Candidate]) -> tuple[Any, Candidate]:
+    """The best cell: best.npz's topology or graph, else the best candidate's (`_cell_of`;
+    None when there is none to draw), and its row of candidates.csv."""
     best = best_candidate(candidates)
-    topo: Any = None
     if (path / BEST).exists():
         from evolstm.cells.cellfile import load
 
-        topo = getattr(load(path / BEST).population, "topology", None)
+        population = load(path / BEST).population
+        cell = population.graph if population.graph is not None else population.topology
     else:
-        try:
-            topo = Topology.from_dict(json.loads(best.key))
-        except (json.JSONDecodeError, EvolstmError):
-            topo = None
-    if isinstance(topo, Topology):
-        keys = _keys_of(topo)
+        cell = _cell_of(path, best)
+    if cell is not None:
+        keys = _keys_of(cell)
         match = [c for c in candidates if c.key in keys]
         best = best_candidate(match) if match else best
+    return cell, best
+
+
+def _diagram_width(cell: Any) -> float:
+    """The diagram panel's width: a graph's as wide as its full-size drawing, within
+    limits; a topology's fixed."""
+    from evolstm.cells.graph import Graph
+
+    if not isinstance(cell, Graph):
+        return DIAGRAM_WIDTH
+    from evolstm.graph_diagram import figure_size
+
+    return min(max(figure_size(cell)[0] / PANEL_WIDTH, DIAGRAM_WIDTH), GRAPH_DIAGRAM_WIDTH)
+
+
+def _draw_best(ax: Any, cell: Any, best: Candidate) -> None:
+    """(c) the best cell's diagram (`_best_cell`)."""
+    from evolstm.cells.topology import Topology
+    from evolstm.diagram import draw_cell
+    from evolstm.graph_diagram import draw_graph
+
     name = best.variant or f"candidate {best.candidate}"
     title = f"best: {name}, score {best.score:.4g}, {best.n_params} parameters"
-    if not isinstance(topo, Topology):
-        ax.text(0.5, 0.5, "no topology to draw", ha="center", transform=ax.transAxes)
+    if isinstance(cell, Topology):
+        draw_cell(cell, ax, title=title)
+    elif cell is not None:
+        draw_graph(cell, ax, title=title)
+    else:
+        ax.text(0.5, 0.5, "no cell to draw", ha="center", transform=ax.transAxes)
         ax.axis("off")
         ax.set_title(title, fontsize="medium")
-        return
-    draw_cell(topo, ax, title=title)
+
+
+def _cell_of(path: Path, candidate: Candidate) -> Any:
+    """`candidate`'s topology (a topology's key is its JSON) or graph (from front.json's
+    member with its key), or None."""
+    from evolstm.cells.graph import Graph
+    from evolstm.cells.topology import Topology
+
+    try:
+        return Topology.from_dict(json.loads(candidate.key))
+    except (json.JSONDecodeError, EvolstmError):
+        pass
+    front = path / FRONT
+    if not front.exists():
+        return None
+    try:
+        members = json.loads(front.read_text(encoding="utf-8")).get("members", [])
+    except (OSError, json.JSONDecodeError, AttributeError) as error:
+        raise RunDirError(f"{front}: unreadable ({error})") from None
+    graph = next((m.get("graph") for m in members if m.get("key") == candidate.key), None)
+    return Graph.from_dict(graph, where=f"{front}: graph") if graph is not None else None
 
 
 def _draw_study(ax: Any, path: Path) -> None:
@@ -312,14 +355,19 @@ def _draw_study(ax: Any, path: Path) -> None:
     ax.grid(alpha=0.3, axis="y")
 
 
-def _keys_of(topo: Any) -> set[str]:
-    """The keys candidates.csv may give `topo`: its own and the search's canonical one."""
-    keys = {topo.key()}
+def _keys_of(cell: Any) -> set[str]:
+    """The keys candidates.csv may give `cell`: its own and, for a topology, the search's
+    canonical one (a graph's key is canonical already)."""
+    from evolstm.cells.graph import Graph
+
+    keys = {cell.key()}
+    if isinstance(cell, Graph):
+        return keys
     try:
         from evolstm.archsearch.canonical import key as canonical_key
     except ImportError:  # the search's canonical form is optional here
         return keys
-    return keys | {canonical_key(topo)}
+    return keys | {canonical_key(cell)}
 
 
 def _score_scale(ax: Any, values: np.ndarray, axis: str, symlog: bool = True) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
+from pathlib import Path
 
 import matplotlib
 
@@ -16,11 +18,15 @@ import evolstm  # noqa: E402
 from evolstm.cells import Topology, names, resolve  # noqa: E402
 from evolstm.cells.cell import Cell  # noqa: E402
 from evolstm.cells.equations import equations  # noqa: E402
+from evolstm.cells.graph.nodes import OPS  # noqa: E402
 from evolstm.cli import main  # noqa: E402
 from evolstm.diagram import draw_cell  # noqa: E402
+from evolstm.graph_diagram import OP_LOOK, draw_graph, place  # noqa: E402
 from evolstm.plot_archsearch import best_candidate, pareto_front, read_candidates, read_tested  # noqa: E402,E501
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+RESULTS = Path(__file__).resolve().parent.parent / "results"
+FOUND = ["graphsearch_anbncn", "graphsearch_anbn", "graphsearch_mso3"]  # graph searches
 
 
 def run_cli(capsys, *args: str) -> tuple[int, str, str]:
@@ -218,6 +224,126 @@ def test_a_coupled_gate_is_drawn_as_one_minus_i_and_absent_gates_are_left_out():
     figure = drawn(resolve("nog"))
     assert "o" not in [text.get_text() for text in figure.axes[0].texts]
     plt.close(figure)
+
+
+# -- diagrams of cell graphs --------------------------------------------------------------
+
+
+def drawn_graph(graph: evolstm.cells.graph.Graph) -> plt.Figure:
+    figure, ax = plt.subplots(figsize=(6, 4), dpi=40)
+    draw_graph(graph, ax)
+    figure.canvas.draw()  # lays out every text (a bad mathtext string fails here)
+    return figure
+
+
+def boxes(ax) -> dict[str, list[str]]:
+    """The drawing's boxes by kind (source, node, state, readout): their names."""
+    found: dict[str, list[str]] = {}
+    for patch in ax.patches:
+        kind, _, name = (patch.get_gid() or "").partition(":")
+        if name:
+            found.setdefault(kind, []).append(name)
+    return found
+
+
+def found_graph(run: str) -> evolstm.cells.graph.Graph:
+    return evolstm.load(RESULTS / run / "best.npz").population.graph
+
+
+NAMED_GRAPHS = [*evolstm.cells.graph.names(), *names()]
+
+
+@pytest.mark.parametrize("cell", NAMED_GRAPHS + FOUND)
+def test_draw_every_named_and_found_graph_a_box_per_node_source_and_state(cell):
+    graph = found_graph(cell) if cell in FOUND else evolstm.cells.graph(cell)
+    figure = drawn_graph(graph)
+    ax = figure.axes[0]
+    drawn = boxes(ax)
+    assert sorted(drawn["node"]) == sorted(node.name for node in graph.nodes)
+    assert drawn["source"] == ["src:x", *(f"src:{state}" for state in graph.states)]
+    assert drawn["state"] == [f"out:{state}" for state in graph.states]
+    assert drawn["readout"] == ["readout"]
+    labels = [text.get_text() for text in ax.texts]
+    for node in graph.nodes:  # its op's label and its name
+        assert OP_LOOK[node.op][0] in labels and node.name in labels
+    assert "$x_t$" in labels and "$y_t$" in labels
+    for state in graph.states:  # recurrence by name: read at t-1, written at t
+        written = state.replace("_", r"\_")  # mathtext: gate_i is no subscript
+        assert f"${written}_{{t-1}}$" in labels and f"${written}_t$" in labels
+    arrows = len(ax.patches) - sum(len(names) for names in drawn.values())
+    inputs = sum(len(node.inputs) for node in graph.nodes)
+    assert arrows == inputs + len(graph.states) + 2  # + readout, + y_t
+    title = ax.get_title()
+    if cell in FOUND:
+        assert title == "cell graph"
+    else:  # a named cell with the same canonical key (lstm and np are one cell)
+        assert evolstm.cells.graph(title).key() == graph.key()
+    plt.close(figure)
+
+
+def test_every_op_has_a_look():
+    assert sorted(OP_LOOK) == sorted(OPS)
+
+
+def test_blend_operands_are_marked_z_a_b():
+    figure = drawn_graph(found_graph("graphsearch_mso3"))  # n1 = blend(n3, h, h)
+    labels = [text.get_text() for text in figure.axes[0].texts]
+    assert [label for label in labels if label in ("z", "a", "b")] == ["z", "a", "b"]
+    plt.close(figure)
+
+
+@pytest.mark.parametrize("cell", ["nas", "lstm", "graphsearch_anbn"])
+def test_layout_columns_by_longest_path_and_no_overlapping_boxes(cell):
+    graph = found_graph(cell) if cell in FOUND else evolstm.cells.graph(cell)
+    placement = place(graph)
+    column = {v.key: v.layer for v in placement.vertices}
+    column.update({state: 0 for state in ("x", *graph.states)})
+    for node in graph.nodes:
+        assert column[node.name] == 1 + max(column[i] for i in node.inputs), node
+    last = max(column[node.name] for node in graph.nodes)
+    assert {column[f"out:{state}"] for state in graph.states} == {last + 1}
+    assert column["readout"] == last + 2
+    for layer in placement.layers:  # top to bottom, each box clear of the next
+        shapes = [placement.vertices[k] for k in layer]
+        for upper, lower in zip(shapes, shapes[1:], strict=False):
+            assert upper.y - upper.height / 2 > lower.y + lower.height / 2
+    for edge in placement.edges:  # an edge steps one column at a time
+        layers = [placement.vertices[k].layer for k in edge.chain]
+        assert layers == list(range(layers[0], layers[-1] + 1))
+
+
+def test_show_diagram_writes_a_png_for_a_graph_and_a_topology(tmp_path, capsys):
+    for cell in ("nas", str(RESULTS / "graphsearch_anbncn" / "best.npz"), "gru"):
+        out = tmp_path / f"{Path(cell).stem}.png"
+        status, printed, err = run_cli(capsys, "show", cell, "--diagram", str(out))
+        assert status == 0, err
+        assert printed.strip() == str(out) and out.read_bytes()[:8] == PNG_MAGIC
+
+
+def test_plot_of_a_graph_search_draws_its_best_graph(tmp_path, capsys, monkeypatch):
+    from evolstm import graph_diagram
+
+    drawn_keys = []
+    original = graph_diagram.draw_graph
+
+    def recording(graph, ax, title=None):
+        drawn_keys.append(graph.key())
+        original(graph, ax, title)
+
+    monkeypatch.setattr(graph_diagram, "draw_graph", recording)
+    run_dir = RESULTS / "graphsearch_anbncn"
+    best_key = json.loads((run_dir / "summary.json").read_text())["best_key"]
+    out = tmp_path / "plot.png"
+    status, printed, err = run_cli(capsys, "plot", str(run_dir), "--out", str(out))
+    assert status == 0, err
+    assert printed.strip() == str(out) and out.read_bytes()[:8] == PNG_MAGIC
+    # without best.npz, the best candidate's graph comes from front.json
+    copy = tmp_path / "no_best"
+    copy.mkdir()
+    for name in ("candidates.csv", "front.json", "summary.json", "tested.csv"):
+        shutil.copy(run_dir / name, copy / name)
+    assert run_cli(capsys, "plot", str(copy))[0] == 0
+    assert drawn_keys == [best_key, best_key]
 
 
 # -- plots of architecture searches and studies ------------------------------------------
