@@ -337,7 +337,7 @@ def _cell_of(path: Path, candidate: Candidate) -> Any:
 def _draw_study(ax: Any, path: Path) -> None:
     """One strip per cell: its test metric for every inner seed, the median marked."""
     metric, values = read_tested(path)
-    for x, (label, points) in enumerate(values.items()):
+    for x, points in enumerate(values.values()):
         if not points:
             continue
         spread = np.linspace(-0.18, 0.18, len(points)) if len(points) > 1 else np.zeros(1)

@@ -96,7 +96,7 @@ class Evaluator:
         if self._client is not None:
             # one Dask task per job, queued on the scheduler and handed to whichever worker
             # frees up first (joblib's Dask backend waits on its dispatch loop between jobs)
-            futures = self._client.map(function, *zip(*arguments), pure=False)
+            futures = self._client.map(function, *zip(*arguments, strict=True), pure=False)
             return self._client.gather(futures)
         return list(self._parallel(joblib.delayed(function)(*args) for args in arguments))
 
