@@ -1,6 +1,6 @@
 """Outer algorithms against random search at the same number of candidates.
 
-    python benchmarks/cellsearch_compare.py --study DIR [--seeds 1 2 3 4 5]
+    python benchmarks/cellsearch_compare.py --study DIR [--seeds 1 2 ... 10]
         [--budget EVALUATIONS] [--inner-seeds K]
     python benchmarks/cellsearch_compare.py RUN_DIR... [--out curves.png]
 
@@ -12,7 +12,8 @@ configs' own), then compares them and draws DIR/curves.png. Given run folders, i
 those. Runs are grouped by their outer algorithm (summary.json). Prints, per algorithm and
 seed, the best score so far after every quarter of the candidates, then a two-sided
 Mann-Whitney U test (scipy) of each algorithm's final best scores against random search's,
-and draws the best-so-far curves (one line per run, one colour per algorithm).
+the same test on the hypervolume of each run's front (score and parameter count, NSGA-II's
+own objectives, against one reference point), and draws the best-so-far curves (one line per run, one colour per algorithm).
 """
 
 from __future__ import annotations
@@ -27,13 +28,29 @@ import numpy as np
 from scipy.stats import mannwhitneyu
 
 
-def best_so_far(run_dir: Path) -> np.ndarray:
+def candidates(run_dir: Path) -> list[dict[str, str]]:
     with open(run_dir / "candidates.csv", newline="") as handle:
-        scores = [float(row["score"]) for row in csv.DictReader(handle)]
-    return np.minimum.accumulate(scores)
+        return list(csv.DictReader(handle))
+
+
+def best_so_far(run_dir: Path) -> np.ndarray:
+    return np.minimum.accumulate([float(row["score"]) for row in candidates(run_dir)])
+
+
+def hypervolume(run_dir: Path, reference: tuple[float, float]) -> float:
+    """The area (score x parameters) that the run's candidates dominate below `reference`
+    (score, parameter count), both minimised: NSGA-II's own measure of a front."""
+    points = sorted((int(row["n_params"]), float(row["score"])) for row in candidates(run_dir))
+    area, best = 0.0, reference[0]
+    for n_params, score in points:  # by parameter count: each new lowest score adds a strip
+        if score < best and n_params < reference[1]:
+            area += (reference[1] - n_params) * (best - score)
+            best = score
+    return area
 
 
 ROOT = Path(__file__).resolve().parent.parent
+HYPERVOLUME_SCORE = 0.3
 CONFIGS = {"aging": "cellsearch_anbncn.toml", "nsga2": "cellsearch_anbncn_nsga2.toml",
            "random": "cellsearch_anbncn_random.toml"}
 
@@ -68,7 +85,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", type=Path, nargs="*")
     parser.add_argument("--study", type=Path)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(range(1, 11)))
     parser.add_argument("--budget", type=int)
     parser.add_argument("--inner-seeds", type=int)
     parser.add_argument("--out", type=Path)
@@ -77,9 +94,11 @@ def main() -> None:
         args.runs = run_study(args.study, args.seeds, args.budget, args.inner_seeds)
         args.out = args.out or args.study / "curves.png"
     curves: dict[str, list[tuple[int, np.ndarray]]] = defaultdict(list)
+    by_algorithm: dict[str, list[Path]] = defaultdict(list)
     for run_dir in args.runs:
         summary = json.loads((run_dir / "summary.json").read_text())
         curves[summary["algorithm"]].append((summary["seed"], best_so_far(run_dir)))
+        by_algorithm[summary["algorithm"]].append(run_dir)
     print("| algorithm | seed | best so far at 25% / 50% / 75% / 100% of the candidates |")
     print("| --- | ---: | --- |")
     for algorithm, runs in curves.items():
@@ -96,6 +115,20 @@ def main() -> None:
             print(f"\n{algorithm}: final best median {np.median(final):.4g} against random "
                   f"{np.median(baseline):.4g} (Mann-Whitney U, two-sided, p = {p:.3g}, "
                   f"{len(final)} and {len(baseline)} runs)")
+        # the fronts: every run's candidates against one reference point, the largest
+        # parameter count seen and the Elman cell's score on a^n b^n c^n (0.3, no counting)
+        reference = (HYPERVOLUME_SCORE, 1 + max(int(row["n_params"]) for run in args.runs
+                                                for row in candidates(run)))
+        volumes = {algorithm: [hypervolume(run, reference) for run in runs]
+                   for algorithm, runs in by_algorithm.items()}
+        print()
+        for algorithm, volume in volumes.items():
+            if algorithm == "random":
+                continue
+            p = mannwhitneyu(volume, volumes["random"], alternative="two-sided").pvalue
+            print(f"{algorithm}: hypervolume of the front (score < {reference[0]}, parameters "
+                  f"< {reference[1]}) median {np.median(volume):.4g} against random "
+                  f"{np.median(volumes['random']):.4g} (p = {p:.3g})")
     if args.out:
         import matplotlib
 
