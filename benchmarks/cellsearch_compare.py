@@ -1,11 +1,11 @@
 """Outer algorithms against random search at the same number of candidates.
 
     python benchmarks/cellsearch_compare.py --study DIR [--seeds 1 2 ... 10]
-        [--budget EVALUATIONS] [--inner-seeds K]
+        [--budget EVALUATIONS] [--inner-seeds K] [--candidates N]
     python benchmarks/cellsearch_compare.py RUN_DIR... [--out curves.png]
 
 With `--study`, runs searches/cellsearch_anbncn{,_nsga2,_random}.toml (aging, NSGA-II and
-random search, 64 candidates from random topologies) for every seed into
+random search, 64 candidates from random topologies, or `--candidates`) for every seed into
 DIR/<algorithm>-s<seed> (complete run folders: `evolstm eval` and `plot` read them; folders
 already complete are kept), with the inner budget and inner seeds given (default: the
 configs' own), then compares them and draws DIR/curves.png. Given run folders, it compares
@@ -56,7 +56,7 @@ CONFIGS = {"aging": "cellsearch_anbncn.toml", "nsga2": "cellsearch_anbncn_nsga2.
 
 
 def run_study(directory: Path, seeds: list[int], budget: int | None,
-              inner_seeds: int | None) -> list[Path]:
+              inner_seeds: int | None, n_candidates: int | None) -> list[Path]:
     """Run (or keep) every algorithm's search for every seed; returns the run folders."""
     import evolstm
 
@@ -68,6 +68,8 @@ def run_study(directory: Path, seeds: list[int], budget: int | None,
             text = text.replace("max_evaluations = 2000", f"max_evaluations = {budget}")
         if inner_seeds is not None:
             text = text.replace("inner_seeds = 2", f"inner_seeds = {inner_seeds}")
+        if n_candidates is not None:
+            text = text.replace("candidates = 64", f"candidates = {n_candidates}")
         config = directory / f"{algorithm}.toml"
         config.write_text(text)
         for seed in seeds:
@@ -88,10 +90,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=list(range(1, 11)))
     parser.add_argument("--budget", type=int)
     parser.add_argument("--inner-seeds", type=int)
+    parser.add_argument("--candidates", type=int)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     if args.study is not None:
-        args.runs = run_study(args.study, args.seeds, args.budget, args.inner_seeds)
+        args.runs = run_study(args.study, args.seeds, args.budget, args.inner_seeds,
+                              args.candidates)
         args.out = args.out or args.study / "curves.png"
     curves: dict[str, list[tuple[int, np.ndarray]]] = defaultdict(list)
     by_algorithm: dict[str, list[Path]] = defaultdict(list)
