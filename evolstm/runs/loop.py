@@ -290,7 +290,7 @@ def say_compiling(quiet: bool) -> None:
     """Tell the user that the first use of the kernels on a machine compiles them."""
     if not quiet and not kernels.simulate.signatures:
         print("evolstm: loading the Numba kernels (the first use on a machine compiles "
-              "them, ~35 s; cached afterwards)", file=sys.stderr)
+              "them, 35-50 s; cached afterwards)", file=sys.stderr)
 
 
 def _mean_std(values: np.ndarray) -> dict[str, float]:
