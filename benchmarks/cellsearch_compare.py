@@ -13,7 +13,8 @@ those. Runs are grouped by their outer algorithm (summary.json). Prints, per alg
 seed, the best score so far after every quarter of the candidates, then a two-sided
 Mann-Whitney U test (scipy) of each algorithm's final best scores against random search's,
 the same test on the hypervolume of each run's front (score and parameter count, NSGA-II's
-own objectives, against one reference point), and draws the best-so-far curves (one line per run, one colour per algorithm).
+own objectives, against one reference point), and draws the best-so-far curves (one line
+per run, one colour per algorithm).
 """
 
 from __future__ import annotations

@@ -15,7 +15,15 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from torch_support import N_BATCH, N_STEPS, inputs, module_outputs, one_torch_thread, random_cell  # noqa: F401
+from torch_support import (  # noqa: F401
+    N_BATCH,
+    N_STEPS,
+    assert_state_is_cell_steps,
+    inputs,
+    module_outputs,
+    one_torch_thread,
+    random_cell,
+)
 
 import evolstm
 from evolstm.cells.topology import GRU_UNITS, H_MODES, LSTM_UNITS, X_MODES
@@ -119,24 +127,7 @@ def test_random_topologies(topo, n_in, n_hidden, layers, dtype, seed):
 @pytest.mark.parametrize("variant", ["fgr", "gru", "fully_recurrent"])
 def test_state_is_cell_steps_state(variant):
     """forward's final state and step's are what Cell.step returns, and carry a sequence on."""
-    cell = random_cell(variant, layers=2, seed=6)
-    module = bridge.to_torch(cell)
-    x = inputs(seed=4)
-    with torch.no_grad():
-        whole, final = module(torch.from_numpy(x))
-        first, state = module(torch.from_numpy(x[:, :15]))
-        rest, carried = module(torch.from_numpy(x[:, 15:]), state)
-        y_t, stepped = module.step(torch.from_numpy(x[:, 0]))
-
-    cell_state = None
-    for t in range(N_STEPS):
-        cell_y, cell_state = cell.step(x[:, t], cell_state)
-    assert final.shape == (N_BATCH, 2, cell.population.state_width)
-    assert max_error(final.numpy(), cell_state) < 1e-9
-    assert max_error(torch.cat([first, rest], 1).numpy(), whole.numpy()) < 1e-12
-    assert max_error(carried.numpy(), final.numpy()) < 1e-12
-    assert max_error(stepped.numpy(), cell.step(x[:, 0])[1]) < 1e-12
-    assert max_error(y_t.numpy(), cell.step(x[:, 0])[0]) < 1e-12
+    assert_state_is_cell_steps(random_cell(variant, layers=2, seed=6))
 
 
 # -- parameters and the way back -----------------------------------------------------------------

@@ -45,3 +45,28 @@ def module_outputs(cell: evolstm.Cell, x: np.ndarray) -> np.ndarray:
     with torch.no_grad():
         y, _ = to_torch(cell)(torch.from_numpy(x))
     return y.numpy()
+
+
+def assert_state_is_cell_steps(cell: evolstm.Cell) -> None:
+    """The module's final state (forward) and step's are what Cell.step returns (state
+    (B, L, W)), and a state carries a sequence on."""
+    import torch
+
+    from evolstm.torch import to_torch
+
+    module = to_torch(cell)
+    x = inputs(seed=4)
+    with torch.no_grad():
+        whole, final = module(torch.from_numpy(x))
+        first, state = module(torch.from_numpy(x[:, :15]))
+        rest, carried = module(torch.from_numpy(x[:, 15:]), state)
+        y_t, stepped = module.step(torch.from_numpy(x[:, 0]))
+    cell_state = None
+    for t in range(N_STEPS):
+        _, cell_state = cell.step(x[:, t], cell_state)
+    assert final.shape == (N_BATCH, cell.population.layers, cell.population.state_width)
+    assert np.max(np.abs(final.numpy() - cell_state)) < 1e-9
+    assert np.max(np.abs(torch.cat([first, rest], 1).numpy() - whole.numpy())) < 1e-12
+    assert np.max(np.abs(carried.numpy() - final.numpy())) < 1e-12
+    assert np.max(np.abs(stepped.numpy() - cell.step(x[:, 0])[1])) < 1e-12
+    assert np.max(np.abs(y_t.numpy() - cell.step(x[:, 0])[0])) < 1e-12
