@@ -15,6 +15,7 @@ import json
 
 import numpy as np
 import pytest
+from torch_support import one_torch_thread  # noqa: F401 (autouse fixture)
 
 import evolstm
 
@@ -33,15 +34,6 @@ CASES = [
     for dtype in ("float64", "float32")
 ] + [("np", 2, "float64", 5), ("lstm", 2, "float64", 20), ("gru", 1, "float32", 20),
       ("elman", 2, "float64", 5), ("elman", 1, "float32", 20)]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """These modules are tiny: torch's thread pool only adds contention."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def torch_cell(variant: str, layers: int, dtype: str, n_hidden: int, seed: int,
