@@ -21,7 +21,9 @@ in this process, one after the other:
    with the interpreter switched off (every fallback on the reference kernel, as before
    session 14).
 
-A warm-up run (two candidates) loads the Numba caches first; it is not timed. The runs'
+Every timed run follows the same search run once untimed, in the same process or on the
+same workers, so that no timed run loads a Numba kernel (a worker loads each kernel it
+meets from the cache, ~2-3 s over a first 48-candidate run: session 14). The runs'
 candidates are identical on every backend (checked), so the comparisons are like for like.
 """
 
@@ -103,11 +105,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         config = config_for(root, args.candidates, args.budget)
-        (root / "warm").mkdir()
-        warm = config_for(root / "warm", 2, 40)
         warm_engines()
-        for backend in ("sequential", "loky"):
-            run(warm, root / f"warm-{backend}", backend=backend, jobs=2)
+        run(config, root / "warm-sequential", backend="sequential")
         print(f"search: {CONFIG.name}, {args.candidates} candidates, inner budget "
               f"{args.budget} evaluations, 1 inner seed")
 
@@ -153,8 +152,8 @@ def main() -> None:
             for jobs in (1, 2):
                 out = root / f"{backend}-{jobs}"
                 with cluster(backend, jobs) as scheduler:
-                    # its workers load the Numba caches untimed, as loky's did in the warm-up
-                    run(warm, root / f"warm-{backend}-{jobs}", backend=backend, jobs=jobs,
+                    # the same search once, untimed: its workers load every kernel it uses
+                    run(config, root / f"warm-{backend}-{jobs}", backend=backend, jobs=jobs,
                         scheduler=scheduler)
                     walls[jobs], done = run(config, out, backend=backend, jobs=jobs,
                                             scheduler=scheduler)
