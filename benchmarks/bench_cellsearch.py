@@ -43,6 +43,7 @@ import numpy as np
 import evolstm
 from evolstm.cells.population import Population
 from evolstm.cells.topology import Topology
+from evolstm.runs.evaluator import local_cluster
 from evolstm.tasks import sequences
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -169,14 +170,12 @@ def main() -> None:
 
 @contextlib.contextmanager
 def cluster(backend: str, workers: int):
-    """A Dask LocalCluster's address (started before the timed run), or None for loky."""
+    """The address of the Dask LocalCluster a search would start itself (started before the
+    timed run), or None for loky."""
     if backend != "dask":
         yield None
         return
-    from dask.distributed import LocalCluster
-
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as local:
+    with local_cluster(workers) as local:  # the cluster `--backend dask` would start
         yield local.scheduler_address
 
 if __name__ == "__main__":

@@ -23,6 +23,29 @@ from evolstm.tasks import Task
 
 R = TypeVar("R")
 
+QUIET_WORKERS = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.worker.memory.monitor-interval": "5s",
+    "distributed.admin.system-monitor.interval": "5s",
+}
+"""Dask settings for the workers of a cluster evolstm starts, which nobody watches: no
+statistical profiler, the event loop's tick and the monitors at seconds, not milliseconds.
+Each wakes the worker's event loop, which then takes the GIL from the task; an inner search
+(mostly Python: pycma, the task) took 15-20% less time in such workers (benchmarks/README.md,
+session 14). A cluster of your own (`--scheduler`) keeps its settings."""
+
+
+def local_cluster(n_workers: int) -> Any:
+    """A Dask LocalCluster of `n_workers` single-threaded worker processes, no dashboard,
+    `QUIET_WORKERS` settings."""
+    import dask
+    from dask.distributed import LocalCluster
+
+    with dask.config.set(QUIET_WORKERS):
+        return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                            dashboard_address=None)
+
 
 def _score(task: Task, population: Population, genomes: np.ndarray, ridge: float | None):
     """Worker entry point (module level, so every backend can import it)."""
@@ -102,7 +125,7 @@ class Evaluator:
 
     def _start_dask(self) -> int:
         try:
-            from dask.distributed import Client, LocalCluster
+            from dask.distributed import Client
         except ImportError:
             raise EvolstmError(
                 "backend dask needs dask and distributed: pip install 'evolstm[dask]'"
@@ -116,10 +139,7 @@ class Evaluator:
                 ) from None
         else:
             n_workers = (os.cpu_count() or 1) if self.jobs < 0 else self.jobs
-            cluster = LocalCluster(
-                n_workers=n_workers, threads_per_worker=1, processes=True,
-                dashboard_address=None,
-            )
+            cluster = local_cluster(n_workers)
             self._stack.callback(cluster.close)
             client = Client(cluster)
         self._stack.callback(client.close)
