@@ -249,6 +249,7 @@ def _show_graph(args: argparse.Namespace, graph: Any, variant: str | None, sizes
     """`evolstm show` of a cell graph: its nodes, one line each."""
     from evolstm import cells
     from evolstm.cells.equations import graph_equations
+    from evolstm.cells.graph.named import name_of
 
     text = graph_equations(graph)
     if args.json:
@@ -256,24 +257,15 @@ def _show_graph(args: argparse.Namespace, graph: Any, variant: str | None, sizes
                           "equations": text, **result}))
         return 0
     if variant is None:  # the graph of a named variant, saved as a graph?
-        key = graph.key()
-        same = [name for name in cells.names() if _graph_key(name) == key]
-        head = f"graph: as variant {same[0]} (same canonical key)" if same else "graph"
+        same = name_of(graph)
+        head = (f"graph: as variant {same} (same canonical key)" if same in cells.names()
+                else "graph")
     else:
         head = f"graph: {variant}"
     for line in (head, sizes, text):
         if line:
             print(line)
     return 0
-
-
-def _graph_key(name: str) -> str | None:
-    from evolstm import cells
-
-    try:
-        return cells.graph(name).key()
-    except EvolstmError:
-        return None
 
 
 def _list(args: argparse.Namespace) -> int:

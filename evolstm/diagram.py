@@ -58,27 +58,34 @@ def draw_cell(topo: Topology, ax: Any, title: str | None = None) -> None:
     ax.set_title(name, fontsize="medium")
 
 
+def draw(cell: Topology | Graph, ax: Any, title: str | None = None) -> None:
+    """Draw either kind of cell on `ax`: `draw_cell` for a topology, `draw_graph` of
+    `evolstm.graph_diagram` for a graph."""
+    if isinstance(cell, Graph):
+        from evolstm.graph_diagram import draw_graph
+
+        draw_graph(cell, ax, title)
+    else:
+        draw_cell(cell, ax, title)
+
+
 def save_diagram(cell: Topology | Graph, out: Path, title: str | None = None) -> Path:
-    """Write `cell`'s diagram alone to `out` (`draw_cell` for a topology, `draw_graph` of
-    `evolstm.graph_diagram` for a graph, sized so that its text is full size); the format
-    follows the suffix. Returns `out`."""
+    """Write `cell`'s diagram alone to `out` (`draw`, sized so that its text is full size);
+    the format follows the suffix. Returns `out`."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     if isinstance(cell, Graph):
-        from evolstm.graph_diagram import draw_graph, figure_size
+        from evolstm.graph_diagram import figure_size
 
         width, height = figure_size(cell)
     else:
         width, height = FIGURE_SIZE
     figure = plt.figure(figsize=(width, height + TITLE_ROOM))
     ax = figure.add_axes((0.0, 0.0, 1.0, height / (height + TITLE_ROOM)))
-    if isinstance(cell, Graph):
-        draw_graph(cell, ax, title)
-    else:
-        draw_cell(cell, ax, title)
+    draw(cell, ax, title)
     out.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(out, dpi=110)
     plt.close(figure)

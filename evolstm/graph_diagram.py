@@ -419,12 +419,6 @@ def _math(name: str) -> str:
 
 def _name_of(graph: Graph) -> str:
     """The named cell (topology variant or graph-only cell) with `graph`'s canonical key."""
-    from evolstm.cells import names as variant_names
-    from evolstm.cells.graph import cell_graph
-    from evolstm.cells.graph import names as graph_names
+    from evolstm.cells.graph.named import name_of
 
-    key = graph.key()
-    for name in (*variant_names(), *graph_names()):
-        if cell_graph(name).key() == key:
-            return name
-    return "cell graph"
+    return name_of(graph) or "cell graph"

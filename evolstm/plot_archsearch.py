@@ -297,16 +297,12 @@ def _diagram_width(cell: Any) -> float:
 
 def _draw_best(ax: Any, cell: Any, best: Candidate) -> None:
     """(c) the best cell's diagram (`_best_cell`)."""
-    from evolstm.cells.topology import Topology
-    from evolstm.diagram import draw_cell
-    from evolstm.graph_diagram import draw_graph
+    from evolstm.diagram import draw
 
     name = best.variant or f"candidate {best.candidate}"
     title = f"best: {name}, score {best.score:.4g}, {best.n_params} parameters"
-    if isinstance(cell, Topology):
-        draw_cell(cell, ax, title=title)
-    elif cell is not None:
-        draw_graph(cell, ax, title=title)
+    if cell is not None:
+        draw(cell, ax, title)
     else:
         ax.text(0.5, 0.5, "no cell to draw", ha="center", transform=ax.transAxes)
         ax.axis("off")

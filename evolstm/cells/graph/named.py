@@ -24,6 +24,7 @@ are registered here:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -68,6 +69,20 @@ GRAPHS: dict[str, Callable[[], Graph]] = {"nas": _nas}
 def names() -> list[str]:
     """Names of the cells that are graphs only (the topology variants are graphs too)."""
     return list(GRAPHS)
+
+
+def name_of(graph: Graph) -> str | None:
+    """The first named cell (the topology variants, then `names()`) whose graph has `graph`'s
+    canonical key, or None."""
+    return _names_by_key().get(graph.key())
+
+
+@functools.cache
+def _names_by_key() -> dict[str, str]:
+    by_key: dict[str, str] = {}
+    for name in (*VARIANTS, *GRAPHS):
+        by_key.setdefault(cell_graph(name).key(), name)
+    return by_key
 
 
 def cell_graph(spec: str | dict[str, Any] | Topology | Graph) -> Graph:
