@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+from cli_support import run_cli
 from runs_support import write_config
 
 import evolstm
@@ -20,15 +21,6 @@ def run_dir(tmp_path_factory):
     config = write_config(directory, generations=3)
     assert main(["search", str(config), "--out", str(directory / "run"), "--quiet"]) == 0
     return directory / "run"
-
-
-def run_cli(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        status = main(list(args))
-    except SystemExit as stop:  # argparse's usage errors
-        status = stop.code
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
 
 
 def test_list_names_every_registry(capsys):

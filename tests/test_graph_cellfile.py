@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_support import run_cli
 
 import evolstm
 from evolstm.cells.graph import Graph
-from evolstm.cli import main
 from evolstm.errors import CellFileError, EvolstmError
 
 N_IN, N_HIDDEN, N_OUT = 2, 3, 2
@@ -278,14 +278,6 @@ def test_output_units_beyond_h_are_named(tmp_path):
 
 
 # -- the command line -------------------------------------------------------------------------
-def run_cli(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        status = main(list(args))
-    except SystemExit as stop:
-        status = stop.code
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
-
 
 @pytest.fixture
 def nas_file(tmp_path) -> Path:

@@ -13,13 +13,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from cli_support import run_cli  # noqa: E402
 
 import evolstm  # noqa: E402
 from evolstm.cells import Topology, names, resolve  # noqa: E402
 from evolstm.cells.cell import Cell  # noqa: E402
 from evolstm.cells.equations import equations  # noqa: E402
 from evolstm.cells.graph.nodes import OPS  # noqa: E402
-from evolstm.cli import main  # noqa: E402
 from evolstm.diagram import draw_cell  # noqa: E402
 from evolstm.graph_diagram import OP_LOOK, draw_graph, place  # noqa: E402
 from evolstm.plot_archsearch import best_candidate, pareto_front, read_candidates, read_tested  # noqa: E402,E501
@@ -27,15 +27,6 @@ from evolstm.plot_archsearch import best_candidate, pareto_front, read_candidate
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 RESULTS = Path(__file__).resolve().parent.parent / "results"
 FOUND = ["graphsearch_anbncn", "graphsearch_anbn", "graphsearch_mso3"]  # graph searches
-
-
-def run_cli(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        status = main(list(args))
-    except SystemExit as stop:
-        status = stop.code
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
 
 
 def lines_of(name: str) -> list[str]:
