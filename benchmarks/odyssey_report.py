@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import mannwhitneyu
 
+import evolstm.tasks
+
 # Greff et al. 2017's claims: variant, what they found relative to the vanilla LSTM
 CLAIMS = [("nfg", "critical (worse)"), ("noaf", "critical (worse)"),
           ("cifg", "cheap (no loss)"), ("np", "cheap (no loss)")]
@@ -36,6 +38,8 @@ VANILLA = "peephole"
 def read(run_dir: Path) -> tuple[str, dict[str, dict[str, list[float]]], dict[str, int]]:
     """(headline metric, {label: {metric: values over inner seeds}}, {label: parameters})."""
     summary = json.loads((run_dir / "summary.json").read_text())
+    if summary["metric"] != evolstm.tasks.get(summary["task"]).metric:
+        raise SystemExit(f"{run_dir}: its metric is not its task's headline metric")
     values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     with open(run_dir / "tested.csv", newline="") as handle:
         for row in csv.DictReader(handle):
@@ -73,8 +77,10 @@ def read_joined(spec: str) -> tuple[str, dict[str, dict[str, list[float]]], dict
 def report(spec: str, forget_bias: Path | None) -> None:
     run_dir = Path(spec.split("+")[0])
     metric, values, params = read_joined(spec)
-    print(f"\n### {run_dir.name}: {metric} (higher is better), search fitness (lower is "
-          "better); median [quartiles] over the inner seeds\n")
+    task = json.loads((run_dir / "summary.json").read_text())["task"]
+    higher_is_better = evolstm.tasks.get(task).metric_higher_is_better
+    print(f"\n### {run_dir.name}: {metric} ({'higher' if higher_is_better else 'lower'} is "
+          "better), search fitness (lower is better); median [quartiles] over the inner seeds\n")
     print(f"| cell | parameters | {metric} | search fitness |")
     print("| --- | ---: | ---: | ---: |")
     for label, metrics in values.items():
@@ -83,7 +89,8 @@ def report(spec: str, forget_bias: Path | None) -> None:
     found = [label for label in values if label.startswith("cell-")]
     named = [label for label in values if not label.startswith("cell-")]
     if found and named:
-        best = max(named, key=lambda label: (np.median(values[label][metric]),
+        sign = 1 if higher_is_better else -1
+        best = max(named, key=lambda label: (sign * np.median(values[label][metric]),
                                              -np.median(values[label]["search_fitness"])))
         for label in found:
             mine, theirs = values[label], values[best]

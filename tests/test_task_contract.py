@@ -82,3 +82,9 @@ def test_test_metrics_include_the_headline_metric(task):
     metrics = task.test(cell)
     assert task.metric in metrics
     assert all(isinstance(value, (int, float)) for value in metrics.values())
+
+
+def test_the_headline_metric_says_its_direction(task):
+    """Errors (NRMSE) are lower-is-better; counts and shares of right answers higher."""
+    assert isinstance(task.metric_higher_is_better, bool)
+    assert task.metric_higher_is_better == (not task.metric.startswith("nrmse"))

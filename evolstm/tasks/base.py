@@ -32,6 +32,7 @@ class Task(ABC):
     name: ClassVar[str]
     Options: ClassVar[type] = NoOptions
     metric: ClassVar[str]  # the headline test metric, a key of `test`'s dict
+    metric_higher_is_better: ClassVar[bool] = True  # False for errors (NRMSE)
     supports_readout_fit: ClassVar[bool] = False  # Evolino's least-squares readout
     supports_graphs: ClassVar[bool] = True  # cell graphs as well as topologies
 

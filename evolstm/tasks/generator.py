@@ -93,6 +93,7 @@ class GeneratorTask(Task):
 
     supports_readout_fit = True
     metric = "nrmse"
+    metric_higher_is_better = False
     fit_window: np.ndarray
     fit_prime: int
     washout: int

@@ -91,6 +91,7 @@ class Series(Task):
     name = "series"
     Options = SeriesOptions
     metric = "nrmse"
+    metric_higher_is_better = False
     supports_readout_fit = True
 
     def __init__(self, options: SeriesOptions, seed: int) -> None:
