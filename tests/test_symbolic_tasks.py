@@ -185,3 +185,21 @@ def test_test_and_solves_report_the_paper_criteria_for_a_random_cell() -> None:
     result = task.test(Cell(population, genomes[0]))
     assert result["largest_n"] == 0.0 and result["train_accepted"] == 0.0
     assert not task.solves(population, genomes).any()
+
+
+@pytest.mark.parametrize("name", ["adding", "temporal_order"])
+def test_no_criterion_sequences_means_the_training_sequences_decide(name: str) -> None:
+    """n_criterion 0: a genome solves when every training sequence is right (as Reber)."""
+    task = tasks.get(name)(tasks.get(name).Options(n_train=30, n_test=10, n_criterion=0), 4)
+    population, genomes = random_genomes(task)
+    outputs = population.predict(genomes, task.train.x)
+    right = np.all(np.abs(outputs - task.train.targets) < task.tolerance, axis=-1)
+    expected = np.all(right | ~task.train.mask, axis=-1).all(axis=1)
+    np.testing.assert_array_equal(task.solves(population, genomes), expected)
+
+
+@pytest.mark.parametrize("name", ["adding", "temporal_order", "reber"])
+@pytest.mark.parametrize(("field", "value"), [("n_train", 0), ("n_test", 0), ("n_criterion", -1)])
+def test_sample_counts_out_of_range_are_one_clear_error(name: str, field: str, value: int) -> None:
+    with pytest.raises(ValueError, match=f"^{field}: must be >= "):
+        tasks.get(name).Options(**{field: value}).validate()

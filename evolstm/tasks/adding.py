@@ -18,7 +18,12 @@ from typing import ClassVar
 
 import numpy as np
 
-from evolstm.tasks.sequences import LastStepData, LastStepTask, length_mask
+from evolstm.tasks.sequences import (
+    LastStepData,
+    LastStepTask,
+    check_sample_counts,
+    length_mask,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,6 +39,7 @@ class AddingOptions:
     def validate(self) -> None:
         if self.length < 24:
             raise ValueError("length: must be >= 24 (X2 is drawn among the first T/2 - 1)")
+        check_sample_counts(self)
 
 
 class Adding(LastStepTask):

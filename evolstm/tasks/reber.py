@@ -35,6 +35,7 @@ from evolstm.tasks.readout import fit_readout
 from evolstm.tasks.sequences import (
     SymbolSetTask,
     apply_readout,
+    check_sample_counts,
     error_plus_wrong_share,
     length_mask,
     pad,
@@ -134,8 +135,7 @@ class ReberOptions:
     def validate(self) -> None:
         if self.branch_weight < 1:
             raise ValueError("branch_weight: must be >= 1")
-        if self.n_criterion < 0:
-            raise ValueError("n_criterion: must be >= 0")
+        check_sample_counts(self)
 
 
 class Reber(SymbolSetTask):

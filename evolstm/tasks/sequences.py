@@ -114,6 +114,13 @@ def error_plus_wrong_share(
     return finite_or_worst(masked_mean(error, mask) + masked_mean(~step_correct, mask))
 
 
+def check_sample_counts(options: Any) -> None:
+    """Raise ValueError unless options' `n_train` and `n_test` are >= 1 and `n_criterion` >= 0."""
+    for name, least in (("n_train", 1), ("n_test", 1), ("n_criterion", 0)):
+        if getattr(options, name) < least:
+            raise ValueError(f"{name}: must be >= {least}")
+
+
 class SymbolSetTask(Task):
     """Next-symbol-set prediction over padded strings (languages, Reber grammar).
 
@@ -164,7 +171,8 @@ class LastStepTask(Task):
 
     Subclasses write `sample(rng, count)` and set `tolerance`: a sequence is correct when
     every output's absolute error at its last step is below it. Options need `n_train`,
-    `n_test` and `n_criterion` (the fresh sequences the stopping criterion checks).
+    `n_test` and `n_criterion` (the fresh sequences the stopping criterion checks; 0: the
+    training sequences), checked by `check_sample_counts`.
     Training data are kept; test and criterion data are drawn again from the seed when
     needed, so the task stays small to ship to workers.
     """
@@ -202,8 +210,10 @@ class LastStepTask(Task):
         return error_plus_wrong_share(error, correct, self.train.mask)
 
     def solves(self, population: Population, genomes: np.ndarray) -> np.ndarray:
-        """All of `n_criterion` fresh sequences (drawn from the seed) correct."""
-        data = self.sample(np.random.default_rng([self.seed, 2]), self.options.n_criterion)
+        """All of `n_criterion` fresh sequences (drawn from the seed) correct; with
+        `n_criterion` 0, all of the training sequences."""
+        data = (self.sample(np.random.default_rng([self.seed, 2]), self.options.n_criterion)
+                if self.options.n_criterion else self.train)
         outputs = population.predict(genomes, data.x)
         return sequences_correct(self._correct(outputs, data), data.mask).all(axis=1)
 

@@ -18,7 +18,12 @@ from typing import ClassVar
 
 import numpy as np
 
-from evolstm.tasks.sequences import LastStepData, LastStepTask, length_mask
+from evolstm.tasks.sequences import (
+    LastStepData,
+    LastStepTask,
+    check_sample_counts,
+    length_mask,
+)
 
 SYMBOLS = "EBabcdXY"
 # Ranges (first, last; positions counted from 1) of the relevant symbols.
@@ -37,6 +42,7 @@ class TemporalOrderOptions:
     def validate(self) -> None:
         if self.relevant not in RELEVANT_POSITIONS:
             raise ValueError("relevant: must be 2 (experiment 6a) or 3 (6b)")
+        check_sample_counts(self)
 
 
 class TemporalOrder(LastStepTask):
