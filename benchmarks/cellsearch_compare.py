@@ -2,7 +2,7 @@
 
     python benchmarks/cellsearch_compare.py --study DIR [--seeds 1 2 ... 10]
         [--budget EVALUATIONS] [--inner-seeds K] [--candidates N]
-    python benchmarks/cellsearch_compare.py RUN_DIR... [--out curves.png]
+    python benchmarks/cellsearch_compare.py RUN_DIR... [--out curves.png] [--hypervolume-score S]
 
 With `--study`, runs searches/cellsearch_anbncn{,_nsga2,_random}.toml (aging, NSGA-II and
 random search, 64 candidates from random topologies, or `--candidates`) for every seed into
@@ -93,6 +93,9 @@ def main() -> None:
     parser.add_argument("--inner-seeds", type=int)
     parser.add_argument("--candidates", type=int)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--hypervolume-score", type=float, default=HYPERVOLUME_SCORE,
+                        help="the reference point's score (default: the Elman cell's on "
+                             "a^n b^n c^n)")
     args = parser.parse_args()
     if args.study is not None:
         args.runs = run_study(args.study, args.seeds, args.budget, args.inner_seeds,
@@ -121,8 +124,9 @@ def main() -> None:
                   f"{np.median(baseline):.4g} (Mann-Whitney U, two-sided, p = {p:.3g}, "
                   f"{len(final)} and {len(baseline)} runs)")
         # the fronts: every run's candidates against one reference point, the largest
-        # parameter count seen and the Elman cell's score on a^n b^n c^n (0.3, no counting)
-        reference = (HYPERVOLUME_SCORE, 1 + max(int(row["n_params"]) for run in args.runs
+        # parameter count seen and --hypervolume-score (default: the Elman cell's score on
+        # a^n b^n c^n, 0.3, no counting)
+        reference = (args.hypervolume_score, 1 + max(int(row["n_params"]) for run in args.runs
                                                 for row in candidates(run)))
         volumes = {algorithm: [hypervolume(run, reference) for run in runs]
                    for algorithm, runs in by_algorithm.items()}
