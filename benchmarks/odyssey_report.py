@@ -35,11 +35,9 @@ CLAIMS = [("nfg", "critical (worse)"), ("noaf", "critical (worse)"),
 VANILLA = "peephole"
 
 
-def read(run_dir: Path) -> tuple[str, dict[str, dict[str, list[float]]], dict[str, int]]:
-    """(headline metric, {label: {metric: values over inner seeds}}, {label: parameters})."""
+def read(run_dir: Path) -> tuple[type, dict[str, dict[str, list[float]]], dict[str, int]]:
+    """(the task's class, {label: {metric: values over inner seeds}}, {label: parameters})."""
     summary = json.loads((run_dir / "summary.json").read_text())
-    if summary["metric"] != evolstm.tasks.get(summary["task"]).metric:
-        raise SystemExit(f"{run_dir}: its metric is not its task's headline metric")
     values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     with open(run_dir / "tested.csv", newline="") as handle:
         for row in csv.DictReader(handle):
@@ -49,7 +47,7 @@ def read(run_dir: Path) -> tuple[str, dict[str, dict[str, list[float]]], dict[st
     with open(run_dir / "candidates.csv", newline="") as handle:
         for row in csv.DictReader(handle):
             params[row["variant"] or f"candidate {row['candidate']}"] = int(row["n_params"])
-    return summary["metric"], values, params
+    return evolstm.tasks.get(summary["task"]), values, params
 
 
 def quartiles(values: list[float]) -> str:
@@ -64,21 +62,20 @@ def u_test(a: list[float], b: list[float]) -> float:
     return float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
 
 
-def read_joined(spec: str) -> tuple[str, dict[str, dict[str, list[float]]], dict[str, int]]:
+def read_joined(spec: str) -> tuple[type, dict[str, dict[str, list[float]]], dict[str, int]]:
     """`read` of ``A`` or of ``A+B`` (the rows of both studies)."""
-    metric, values, params = read(Path(spec.split("+")[0]))
+    task, values, params = read(Path(spec.split("+")[0]))
     for other in spec.split("+")[1:]:
         _, more, more_params = read(Path(other))
         values.update(more)
         params.update(more_params)
-    return metric, values, params
+    return task, values, params
 
 
 def report(spec: str, forget_bias: Path | None) -> None:
     run_dir = Path(spec.split("+")[0])
-    metric, values, params = read_joined(spec)
-    task = json.loads((run_dir / "summary.json").read_text())["task"]
-    higher_is_better = evolstm.tasks.get(task).metric_higher_is_better
+    task, values, params = read_joined(spec)
+    metric, higher_is_better = task.metric, task.metric_higher_is_better
     print(f"\n### {run_dir.name}: {metric} ({'higher' if higher_is_better else 'lower'} is "
           "better), search fitness (lower is better); median [quartiles] over the inner seeds\n")
     print(f"| cell | parameters | {metric} | search fitness |")
