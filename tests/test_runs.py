@@ -63,6 +63,22 @@ def test_a_dask_cluster_on_loopback_gives_the_same_run(reference, tmp_path):
     assert same_best(run.run_dir, expected)
 
 
+def _worker_environment() -> dict[str, str | None]:
+    return {name: os.environ.get(name) for name in ("MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS")}
+
+
+def test_the_cluster_evolstm_starts_keeps_dask_s_environment_but_malloc_trimming(monkeypatch):
+    distributed = pytest.importorskip("distributed")
+    from evolstm.runs.evaluator import local_cluster
+
+    # Dask's nanny writes its workers' variables into this process's environment, so a
+    # cluster started earlier in the session would hand them on
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    with local_cluster(1) as cluster, distributed.Client(cluster) as client:
+        (environment,) = client.run(_worker_environment).values()
+    assert environment == {"MALLOC_TRIM_THRESHOLD_": None, "OMP_NUM_THREADS": "1"}
+
+
 def test_stop_then_resume_equals_an_uninterrupted_run(reference, tmp_path):
     config, expected = reference
     evolstm.search(config, generations=4, out=tmp_path / "run")

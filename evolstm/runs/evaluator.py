@@ -28,17 +28,17 @@ QUIET_WORKERS = {
     "distributed.admin.tick.interval": "1s",
     "distributed.worker.memory.monitor-interval": "5s",
     "distributed.admin.system-monitor.interval": "5s",
-    "distributed.nanny.pre-spawn-environ": {
-        "OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1, "OPENBLAS_NUM_THREADS": 1},
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
 }
 """Dask settings for the workers of a cluster evolstm starts, which nobody watches: no
 statistical profiler, the event loop's tick and the monitors at seconds, not milliseconds
-(each wakes the worker's event loop, which then takes the GIL from the task), and glibc's
-own malloc trimming (Dask's default sets MALLOC_TRIM_THRESHOLD_=65536, which also turns off
-glibc's adaptive mmap threshold, so every array of 128 KiB or more is mapped and unmapped
-afresh). An inner search (mostly Python: pycma, the task) took 15-20% less time for the
-first three, and about 15% less again for the last (benchmarks/README.md, sessions 14-15).
-A cluster of your own (`--scheduler`) keeps its settings."""
+(each wakes the worker's event loop, which then takes the GIL from the task; an inner search,
+mostly Python, took 15-20% less time in such workers: benchmarks/README.md, session 14), and
+glibc's own malloc trimming: Dask's default MALLOC_TRIM_THRESHOLD_=65536 also turns off
+glibc's adaptive mmap threshold, so every array of 128 KiB or more is mapped afresh (None is
+Dask's way to leave a variable out; a value already in this process's environment, where
+Dask's nanny writes it, is still inherited; session 15 measured 5-12% less inner time
+without it). A cluster of your own (`--scheduler`) keeps its settings."""
 
 
 def local_cluster(n_workers: int) -> Any:
