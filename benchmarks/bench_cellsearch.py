@@ -12,9 +12,14 @@ in this process, one after the other:
    the least-squares readout timed by wrapping them: the share of wall time in the inner
    kernels, in the rest of the inner searches (pycma, the task's Python), and outside the
    inner searches (the outer loop: operators, cache, records, checkpoints);
-2. loky with 1 and 2 workers, and a Dask LocalCluster with 1 and 2 worker processes (each
-   pool started and its workers' Numba caches loaded by a small untimed search first):
-   wall time, candidates per hour, the speed-up 2 / 1 of each backend;
+2. the speed-up from 1 to 2 workers, in `--rounds` rounds (default 3): each round runs the
+   search in process (one worker: with `jobs = 1` both backends run their jobs in the
+   calling process), on a loky pool of 2 and on a Dask LocalCluster of 2 worker processes,
+   in an order that rotates from round to round, both pools open throughout (started, and
+   their workers' Numba caches loaded, by the same search run once untimed); a round's
+   speed-up is its in-process wall time over the pool's, so the host's load, which moves
+   from minute to minute on a shared machine, changes both sides of a ratio alike; the
+   median and range over the rounds are printed;
 3. which kernel scored each candidate (`Population.engine`: the fast kernels, the graph
    interpreter for the topologies they do not run, the reference kernel for the few that
    are no valid graph), the median inner search on each, and the same in-process search
@@ -51,8 +56,9 @@ CONFIG = ROOT / "searches" / "cellsearch_anbncn.toml"
 SPENT: dict[str, float] = defaultdict(float)
 
 
-def timed(owner: object, name: str, bucket: str) -> None:
-    """Replace owner.name by a wrapper adding its wall time to SPENT[bucket]."""
+@contextlib.contextmanager
+def timed(owner: object, name: str, bucket: str):
+    """Within the block, owner.name is a wrapper adding its wall time to SPENT[bucket]."""
     inner = getattr(owner, name)
 
     def wrapper(*args, **kwargs):
@@ -63,6 +69,10 @@ def timed(owner: object, name: str, bucket: str) -> None:
             SPENT[bucket] += time.perf_counter() - start
 
     setattr(owner, name, wrapper)
+    try:
+        yield
+    finally:
+        setattr(owner, name, inner)
 
 
 def config_for(directory: Path, candidates: int, budget: int) -> Path:
@@ -102,6 +112,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--candidates", type=int, default=48)
     parser.add_argument("--budget", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -111,9 +122,8 @@ def main() -> None:
         print(f"search: {CONFIG.name}, {args.candidates} candidates, inner budget "
               f"{args.budget} evaluations, 1 inner seed")
 
-        timed(Population, "run", "kernel")
-        timed(sequences, "fit_readout", "readout")
-        wall, summary = run(config, root / "sequential", backend="sequential")
+        with timed(Population, "run", "kernel"), timed(sequences, "fit_readout", "readout"):
+            wall, summary = run(config, root / "sequential", backend="sequential")
         inner = summary["inner_seconds"]
         reference = root / "sequential"
         print(f"\nin process: {summary['candidates']} candidates in {wall:.1f} s, "
@@ -146,37 +156,40 @@ def main() -> None:
             Population._interpreted = interpreted
         print(f"the same search with every fallback on the reference kernel: "
               f"{wall_reference:.1f} s, {wall_reference / wall:.2f}x the wall time above")
+        speed_ups(config, root, rows, args.rounds)
 
-        print("\nworkers   backend  wall s  inner s  candidates/h  speed-up 2/1")
-        for backend in ("loky", "dask"):
-            walls = {}
-            for jobs in (1, 2):
-                out = root / f"{backend}-{jobs}"
-                with cluster(backend, jobs) as scheduler:
-                    # the same search once, untimed: its workers load every kernel it uses
-                    run(config, root / f"warm-{backend}-{jobs}", backend=backend, jobs=jobs,
-                        scheduler=scheduler)
-                    walls[jobs], done = run(config, out, backend=backend, jobs=jobs,
-                                            scheduler=scheduler)
-                strip = [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+
+def speed_ups(config: Path, root: Path, rows: list[dict[str, str]], rounds: int) -> None:
+    """Rounds of in process / loky 2 / Dask 2 (rotating order): wall times, speed-ups."""
+    strip = [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+    with local_cluster(2) as local:  # the cluster `--backend dask --jobs 2` would start
+        modes = {"in process": {"backend": "sequential"},
+                 "loky 2": {"backend": "loky", "jobs": 2},
+                 "dask 2": {"backend": "dask", "jobs": 2, "scheduler": local.scheduler_address}}
+        for name, parallel in modes.items():  # each pool's workers load every kernel
+            run(config, root / f"warm-{name}", **parallel)
+        walls: dict[str, list[float]] = defaultdict(list)
+        print("\nround  " + "".join(f"{name:>12s}" for name in modes)
+              + "   speed-up loky  speed-up dask")
+        for round_ in range(rounds):
+            names = list(modes)
+            for name in names[round_ % 3:] + names[:round_ % 3]:
+                out = root / f"{name}-{round_}"
+                wall, _ = run(config, out, **modes[name])
+                walls[name].append(wall)
                 assert [{k: v for k, v in r.items() if k != "seconds"}
-                        for r in candidate_rows(out)] == strip, (
-                    f"{backend} with {jobs} workers gave other candidates")
-                print(f"{jobs:7d}   {backend:7s} {walls[jobs]:7.1f}  "
-                      f"{done['inner_seconds']:7.1f}  "
-                      f"{summary['candidates'] / walls[jobs] * 3600:12.0f}"
-                      + (f"  {walls[1] / walls[2]:12.2f}" if jobs == 2 else ""))
+                        for r in candidate_rows(out)] == strip, f"{name} gave other candidates"
+            one = walls["in process"][-1]
+            print(f"{round_ + 1:5d}  " + "".join(f"{walls[name][-1]:10.1f} s" for name in modes)
+                  + f"   {one / walls['loky 2'][-1]:13.2f}  {one / walls['dask 2'][-1]:13.2f}")
+        ones = np.array(walls["in process"])
+        candidates = len(rows)
+        for name in ("loky 2", "dask 2"):
+            ratios = ones / np.array(walls[name])
+            print(f"{name}: speed-up median {np.median(ratios):.2f} (range {ratios.min():.2f}-"
+                  f"{ratios.max():.2f}), {candidates / np.median(walls[name]) * 3600:.0f} "
+                  f"candidates/h (in process {candidates / np.median(ones) * 3600:.0f})")
 
-
-@contextlib.contextmanager
-def cluster(backend: str, workers: int):
-    """The address of the Dask LocalCluster a search would start itself (started before the
-    timed run), or None for loky."""
-    if backend != "dask":
-        yield None
-        return
-    with local_cluster(workers) as local:  # the cluster `--backend dask` would start
-        yield local.scheduler_address
 
 if __name__ == "__main__":
     main()

@@ -57,6 +57,36 @@ def test_shipped_counting_cells_accept_every_n_up_to_100(run, letters, limit):
     assert accepts(cell, letters, range(1, limit + 1)) == []
 
 
+def temporal_order_sequences(count: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Hochreiter & Schmidhuber (1997), experiment 6a, made here from the paper's definition:
+    one-hot inputs (count, 110, 8) over E B a b c d X Y, zero after each sequence's end; the
+    sequence lengths (count,), 100-110; the classes (count,), 0-3 for XX XY YX YY (Q R S U)."""
+    rng = np.random.default_rng(seed)
+    symbols = "EBabcdXY"
+    x = np.zeros((count, 110, len(symbols)))
+    lengths = rng.integers(100, 111, size=count)
+    classes = np.zeros(count, dtype=int)
+    for row, length in enumerate(lengths):
+        sequence = list(rng.choice(list("abcd"), size=length))
+        sequence[0], sequence[-1] = "E", "B"
+        first, second = rng.choice(list("XY"), size=2)
+        sequence[rng.integers(10, 21) - 1] = first  # positions counted from 1, E is 1
+        sequence[rng.integers(50, 61) - 1] = second
+        classes[row] = 2 * (first == "Y") + (second == "Y")
+        x[row, np.arange(length), [symbols.index(s) for s in sequence]] = 1.0
+    return x, lengths, classes
+
+
+@pytest.mark.parametrize("run", ["temporal_order", "cellsearch_temporal_order"])
+def test_shipped_temporal_order_cells_classify_unseen_sequences(run):
+    """Every output within 0.3 of the one-hot class at each sequence's last step (the
+    paper's criterion), on sequences the run never saw."""
+    cell = evolstm.load(RESULTS / run / "best.npz")
+    x, lengths, classes = temporal_order_sequences(500, seed=2026)
+    last = cell.predict(x)[np.arange(len(x)), lengths - 1]
+    assert np.all(np.abs(last - np.eye(4)[classes]) < 0.3)
+
+
 # run folders: results/<run>, and the runs of a study, results/<study>/<run>
 RUNS = sorted(str(p.parent.relative_to(RESULTS)) for p in RESULTS.glob("*/summary.json"))
 RUNS += sorted(str(p.parent.relative_to(RESULTS)) for p in RESULTS.glob("*/*/summary.json"))
