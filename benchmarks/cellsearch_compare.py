@@ -13,8 +13,9 @@ those. Runs are grouped by their outer algorithm (summary.json). Prints, per alg
 seed, the best score so far after every quarter of the candidates, then a two-sided
 Mann-Whitney U test (scipy) of each algorithm's final best scores against random search's,
 the same test on the hypervolume of each run's front (score and parameter count, NSGA-II's
-own objectives, against one reference point), and draws the best-so-far curves (one line
-per run, one colour per algorithm).
+own objectives, against one reference point), with `--solved-score` the candidates each run
+took to reach that score (the same test), and draws the best-so-far curves (one line per
+run, one colour per algorithm).
 """
 
 from __future__ import annotations
@@ -36,6 +37,12 @@ def candidates(run_dir: Path) -> list[dict[str, str]]:
 
 def best_so_far(run_dir: Path) -> np.ndarray:
     return np.minimum.accumulate([float(row["score"]) for row in candidates(run_dir)])
+
+
+def candidates_to_reach(curve: np.ndarray, score: float) -> int:
+    """The number of candidates until the best so far is <= score (len + 1 if never)."""
+    reached = np.flatnonzero(curve <= score)
+    return int(reached[0]) + 1 if reached.size else len(curve) + 1
 
 
 def hypervolume(run_dir: Path, reference: tuple[float, float]) -> float:
@@ -96,6 +103,9 @@ def main() -> None:
     parser.add_argument("--hypervolume-score", type=float, default=HYPERVOLUME_SCORE,
                         help="the reference point's score (default: the Elman cell's on "
                              "a^n b^n c^n)")
+    parser.add_argument("--solved-score", type=float,
+                        help="also compare the candidates each run took to reach a score at "
+                             "or below this (runs that never do count as one past their last)")
     args = parser.parse_args()
     if args.study is not None:
         args.runs = run_study(args.study, args.seeds, args.budget, args.inner_seeds,
@@ -103,6 +113,9 @@ def main() -> None:
         args.out = args.out or args.study / "curves.png"
     curves: dict[str, list[tuple[int, np.ndarray]]] = defaultdict(list)
     by_algorithm: dict[str, list[Path]] = defaultdict(list)
+    unfinished = [str(run_dir) for run_dir in args.runs if not (run_dir / "summary.json").is_file()]
+    if unfinished:
+        parser.error("not finished runs (no summary.json): " + " ".join(unfinished))
     for run_dir in args.runs:
         summary = json.loads((run_dir / "summary.json").read_text())
         curves[summary["algorithm"]].append((summary["seed"], best_so_far(run_dir)))
@@ -138,6 +151,17 @@ def main() -> None:
             print(f"{algorithm}: hypervolume of the front (score < {reference[0]}, parameters "
                   f"< {reference[1]}) median {np.median(volume):.4g} against random "
                   f"{np.median(volumes['random']):.4g} (p = {p:.3g})")
+    if args.solved_score is not None:
+        print()
+        spent = {algorithm: [candidates_to_reach(curve, args.solved_score) for _, curve in runs]
+                 for algorithm, runs in curves.items()}
+        for algorithm, counts in spent.items():
+            line = (f"{algorithm}: candidates to a score <= {args.solved_score:g}: "
+                    + ", ".join(map(str, counts)) + f" (median {np.median(counts):g})")
+            if algorithm != "random" and "random" in spent:
+                p = mannwhitneyu(counts, spent["random"], alternative="two-sided").pvalue
+                line += f", against random p = {p:.3g}"
+            print(line)
     if args.out:
         import matplotlib
 

@@ -37,8 +37,8 @@ mostly Python, took 15-20% less time in such workers: benchmarks/README.md, sess
 glibc's own malloc trimming: Dask's default MALLOC_TRIM_THRESHOLD_=65536 also turns off
 glibc's adaptive mmap threshold, so every array of 128 KiB or more is mapped afresh (None is
 Dask's way to leave a variable out; a value already in this process's environment, where
-Dask's nanny writes it, is still inherited; session 15 measured 0-17% less inner time
-without it, and no better 1-to-2-worker speed-up). A cluster of your own (`--scheduler`)
+Dask's nanny writes it, is still inherited; on two workers, inner searches took a fifth less
+time without it: benchmarks/README.md, session 16). A cluster of your own (`--scheduler`)
 keeps its settings."""
 
 
