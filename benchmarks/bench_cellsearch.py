@@ -97,6 +97,11 @@ def candidate_rows(run_dir: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+def untimed(run_dir: Path) -> list[dict[str, str]]:
+    """The run's candidates.csv rows without their timing: equal on every backend."""
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in candidate_rows(run_dir)]
+
+
 def warm_engines() -> None:
     """Load (or compile) the three kernels a search uses, at an Evolino population's size,
     so that no timed run pays for it (the warm-up search may not touch all three)."""
@@ -156,12 +161,13 @@ def main() -> None:
             Population._interpreted = interpreted
         print(f"the same search with every fallback on the reference kernel: "
               f"{wall_reference:.1f} s, {wall_reference / wall:.2f}x the wall time above")
-        speed_ups(config, root, rows, args.rounds)
+        speed_ups(config, root, reference, args.rounds)
 
 
-def speed_ups(config: Path, root: Path, rows: list[dict[str, str]], rounds: int) -> None:
-    """Rounds of in process / loky 2 / Dask 2 (rotating order): wall times, speed-ups."""
-    strip = [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+def speed_ups(config: Path, root: Path, reference: Path, rounds: int) -> None:
+    """Rounds of in process / loky 2 / Dask 2 (rotating order): wall times, speed-ups; every
+    run's candidates checked against the `reference` run's."""
+    expected = untimed(reference)
     with local_cluster(2) as local:  # the cluster `--backend dask --jobs 2` would start
         modes = {"in process": {"backend": "sequential"},
                  "loky 2": {"backend": "loky", "jobs": 2},
@@ -171,19 +177,19 @@ def speed_ups(config: Path, root: Path, rows: list[dict[str, str]], rounds: int)
         walls: dict[str, list[float]] = defaultdict(list)
         print("\nround  " + "".join(f"{name:>12s}" for name in modes)
               + "   speed-up loky  speed-up dask")
+        names = list(modes)
         for round_ in range(rounds):
-            names = list(modes)
-            for name in names[round_ % 3:] + names[:round_ % 3]:
+            start = round_ % len(names)
+            for name in names[start:] + names[:start]:
                 out = root / f"{name}-{round_}"
                 wall, _ = run(config, out, **modes[name])
                 walls[name].append(wall)
-                assert [{k: v for k, v in r.items() if k != "seconds"}
-                        for r in candidate_rows(out)] == strip, f"{name} gave other candidates"
+                assert untimed(out) == expected, f"{name} gave other candidates"
             one = walls["in process"][-1]
             print(f"{round_ + 1:5d}  " + "".join(f"{walls[name][-1]:10.1f} s" for name in modes)
                   + f"   {one / walls['loky 2'][-1]:13.2f}  {one / walls['dask 2'][-1]:13.2f}")
         ones = np.array(walls["in process"])
-        candidates = len(rows)
+        candidates = len(expected)
         for name in ("loky 2", "dask 2"):
             ratios = ones / np.array(walls[name])
             print(f"{name}: speed-up median {np.median(ratios):.2f} (range {ratios.min():.2f}-"
